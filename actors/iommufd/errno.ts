@@ -40,9 +40,10 @@ export type ErrorOut = Record<string, number | bigint>;
  * A failed system call: what userspace sees as `-1` with `errno` set.
  * Recognised without `instanceof` via {@link IommufdError.is}, so errors survive module duplication.
  */
+const TAG: unique symbol = Symbol.for('iommu-farm/IommufdError') as never;
+
 export class IommufdError extends Error {
-  static readonly tag = Symbol.for('iommu-farm/IommufdError');
-  readonly [IommufdError.tag] = true;
+  readonly [TAG] = true;
   readonly errno: Errno;
   readonly code: number;
   ioctl: string | undefined;
@@ -59,7 +60,7 @@ export class IommufdError extends Error {
   }
 
   static is(err: unknown): err is IommufdError {
-    return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[IommufdError.tag] === true;
+    return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[TAG] === true;
   }
 }
 

@@ -1,0 +1,128 @@
+import type { AnyActorRef } from 'xstate';
+import type { DeviceRef } from '../vendors/driver.ts';
+import type { DmaFault } from '../vendors/hardware.ts';
+import type { Farm } from './farm.ts';
+import { fail } from './iommufd/errno.ts';
+import type { KernelDevice } from './kernel/iommu-core.ts';
+import type { PhysMemory } from './mem/phys-memory.ts';
+import { PhysAccessError } from './mem/phys-memory.ts';
+
+export interface DmaRequestOptions {
+  readonly op: 'read' | 'write';
+  readonly iova: bigint;
+  readonly length: number;
+  readonly pasid?: number;
+  /** The bytes to write (op 'write'); defaults to zeros. */
+  readonly data?: Uint8Array;
+}
+
+export type DmaResult =
+  | { readonly ok: true; readonly data?: Uint8Array }
+  | { readonly ok: false; readonly fault: DmaFault | UnbackedAccess };
+
+/** A translation that points at physical memory nobody owns: the simulator's use-after-free alarm. */
+export interface UnbackedAccess {
+  readonly vendor: 'farm';
+  readonly reason: 'unbacked';
+  readonly iova: bigint;
+  readonly pa: bigint;
+}
+
+/**
+ * A PCI function that can do DMA. A transaction crosses the fabric to its IOMMU, is translated
+ * page by page (a plain function: no machine event per access), and then reads or writes
+ * host memory. Any faulting page aborts the whole transaction before memory is touched.
+ */
+export class Device {
+  constructor(
+    readonly farm: Farm,
+    readonly kdev: KernelDevice,
+    readonly actor: AnyActorRef,
+    private readonly phys: PhysMemory,
+    private readonly iommuActor: AnyActorRef,
+  ) {}
+
+  get name(): string {
+    return this.kdev.name;
+  }
+
+  get ref(): DeviceRef {
+    return this.kdev.ref;
+  }
+
+  /** Issues a DMA; settles once the fabric delivered it (virtual time moves on by itself). */
+  dma(req: DmaRequestOptions): Promise<DmaResult> {
+    if (!Number.isInteger(req.length) || req.length <= 0) fail('EINVAL', `DMA length ${req.length}`);
+    if (req.op === 'write' && req.data && req.data.length !== req.length)
+      fail('EINVAL', 'DMA data length mismatch');
+    if (req.pasid !== undefined && this.kdev.ref.pasidBits === 0)
+      fail('EINVAL', `${this.name} has no PASID capability`);
+    return new Promise((resolve) => {
+      this.farm.scheduler.post(`${this.name}->${this.kdev.iommu.name}`, `dma.${req.op}`, () => {
+        resolve(this.#execute(req));
+      });
+    });
+  }
+
+  #execute(req: DmaRequestOptions): DmaResult {
+    const hw = this.kdev.iommu.hw;
+    const write = req.op === 'write';
+    const runs: Array<[bigint, number]> = [];
+    let iova = req.iova;
+    let remaining = req.length;
+    while (remaining > 0) {
+      const t = hw.translate({ rid: this.kdev.ref.rid, pasid: req.pasid, iova, write });
+      if (!t.ok) return this.#finish(req, { ok: false, fault: t.fault });
+      const inPage = Number(t.pageSize - (iova % t.pageSize));
+      const n = Math.min(inPage, remaining);
+      runs.push([t.pa, n]);
+      iova += BigInt(n);
+      remaining -= n;
+    }
+    try {
+      if (write) {
+        const data = req.data ?? new Uint8Array(req.length);
+        let off = 0;
+        for (const [pa, n] of runs) {
+          this.phys.write(pa, data.subarray(off, off + n));
+          off += n;
+        }
+        return this.#finish(req, { ok: true });
+      }
+      const out = new Uint8Array(req.length);
+      let off = 0;
+      for (const [pa, n] of runs) {
+        out.set(this.phys.read(pa, n), off);
+        off += n;
+      }
+      return this.#finish(req, { ok: true, data: out });
+    } catch (err) {
+      if (!(err instanceof PhysAccessError)) throw err;
+      return this.#finish(req, {
+        ok: false,
+        fault: { vendor: 'farm', reason: 'unbacked', iova: req.iova, pa: err.pa },
+      });
+    }
+  }
+
+  #finish(req: DmaRequestOptions, result: DmaResult): DmaResult {
+    // Faults are rare and mode-changing: they go to the IOMMU's machine; successes never do.
+    if (!result.ok && result.fault.vendor !== 'farm')
+      this.iommuActor.send({ type: 'FAULT', reason: result.fault.reason });
+    const tracer = this.farm.tracer;
+    if (tracer.on) {
+      tracer.emit({
+        type: 'dma',
+        t: this.farm.now,
+        device: this.name,
+        op: req.op,
+        iova: req.iova,
+        length: req.length,
+        ...(req.pasid === undefined ? {} : { pasid: req.pasid }),
+        ok: result.ok,
+        ...(result.ok ? {} : { fault: result.fault.reason }),
+      });
+    }
+    return result;
+  }
+}

@@ -1,0 +1,44 @@
+import type { Observable } from 'rxjs';
+import { fail } from './iommufd/errno.ts';
+import type { OpenFile } from './mem/file-table.ts';
+import type { Process } from './process.ts';
+
+/** `proc.file(fd)`: read/write/poll/close on an open file, and its readiness as an observable. */
+export class FileHandle {
+  constructor(
+    readonly process: Process,
+    readonly fd: number,
+    readonly file: OpenFile,
+  ) {}
+
+  get kind(): string {
+    return this.file.kind;
+  }
+
+  read(count: number): Uint8Array {
+    this.process.checkFd(this.fd, this.file);
+    if (!this.file.read) fail('EINVAL', `${this.file.kind} is not readable`);
+    return this.file.read(count);
+  }
+
+  write(bytes: Uint8Array): number {
+    this.process.checkFd(this.fd, this.file);
+    if (!this.file.write) fail('EINVAL', `${this.file.kind} is not writable`);
+    return this.file.write(bytes);
+  }
+
+  /** POLLIN | POLLOUT bits ready now. */
+  poll(): number {
+    this.process.checkFd(this.fd, this.file);
+    return this.file.poll?.() ?? 0;
+  }
+
+  get readable$(): Observable<boolean> {
+    if (!this.file.readable$) fail('EINVAL', `${this.file.kind} has no readiness to observe`);
+    return this.file.readable$;
+  }
+
+  close(): void {
+    this.process.close(this.fd);
+  }
+}

@@ -1,0 +1,71 @@
+import type { Observable } from 'rxjs';
+import type { IommufdCtx } from './iommufd/ctx.ts';
+import { fail } from './iommufd/errno.ts';
+import { IOCTLS, type IoctlArg, type IoctlName } from './iommufd/ioctl-table.ts';
+import type { MmapBacking, MmapRequest, OpenFile } from './mem/file-table.ts';
+import type { Process } from './process.ts';
+import { type Outputs, typedIoctl } from './uapi/typed-call.ts';
+
+/** Input of a typed ioctl: the struct's fields, `size` optional, pointer fields may carry JS values. */
+export type IoctlInput<N extends IoctlName> = { [K in keyof IoctlArg<N>]?: unknown };
+
+/** The /dev/iommu file: ioctls go to the ctx; mmap exposes vIOMMU regions. */
+export class IommufdFile implements OpenFile {
+  readonly kind = 'iommufd';
+  /** Set by the vIOMMU module: resolves an mmap offset to the region it names. */
+  mmapHandler: ((req: MmapRequest) => MmapBacking) | undefined;
+  readonly readable$?: Observable<boolean>;
+  #closed: Promise<void> | undefined;
+
+  constructor(readonly ctx: IommufdCtx) {}
+
+  mmap(req: MmapRequest): MmapBacking {
+    if (!this.mmapHandler) fail('ENXIO', 'no mmap region at this offset');
+    return this.mmapHandler(req);
+  }
+
+  release(): void {
+    this.#closed = this.ctx.close();
+  }
+
+  get closed(): Promise<void> {
+    return this.#closed ?? Promise.resolve();
+  }
+}
+
+/** A process's handle on one open /dev/iommu (one `iommufd_ctx`). */
+export class Iommufd {
+  constructor(
+    readonly process: Process,
+    readonly fd: number,
+    readonly file: IommufdFile,
+  ) {}
+
+  get ctx(): IommufdCtx {
+    return this.file.ctx;
+  }
+
+  /**
+   * The typed ioctl: `await iommufd.ioctl('IOMMU_IOAS_MAP', { flags, ioas_id, user_va, length })`
+   * resolves to the output fields (`{ iova }`) or rejects with an IommufdError.
+   */
+  async ioctl<N extends IoctlName>(name: N, fields: IoctlInput<N>): Promise<Outputs> {
+    const entry = IOCTLS[name];
+    if (!entry) fail('ENOTTY', `unknown ioctl ${name}`);
+    return typedIoctl(this.process.mm, name, entry.layout as never, fields as Record<string, unknown>, (va) =>
+      this.ioctlRaw(entry.cmd, va),
+    );
+  }
+
+  /** ioctl(fd, cmd, arg) with `arg` a user VA (or null), exactly as C calls it. */
+  ioctlRaw(cmd: number, arg: bigint | null): Promise<number> {
+    this.process.checkFd(this.fd, this.file);
+    return this.ctx.ioctl(cmd, arg);
+  }
+
+  /** Closes the fd; resolves once every object of the ctx is destroyed. */
+  async close(): Promise<void> {
+    this.process.close(this.fd);
+    await this.file.closed;
+  }
+}

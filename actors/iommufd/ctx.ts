@@ -1,0 +1,79 @@
+import type { IommuGroup } from '../kernel/iommu-core.ts';
+import type { IommufdEnv } from './env.ts';
+import type { IommufdGroup } from './igroup.ts';
+import type { Ioas } from './ioas.ts';
+import { dispatchIoctl } from './ioctl.ts';
+import type { IommufdObject } from './object.ts';
+import { ObjectTable } from './object-table.ts';
+import type { PinAccount } from './pages.ts';
+
+/** IOMMU_OPTION_RLIMIT_MODE: charge pins to the user (0) or to the mm (1). */
+export type AccountMode = 'user' | 'mm';
+
+let nextCtxId = 1;
+
+/**
+ * `struct iommufd_ctx`: one open of /dev/iommu. ioctls on one ctx run one at a time, which is
+ * one of the interleavings the kernel's locks allow; DMA and hardware run concurrently.
+ */
+export class IommufdCtx {
+  readonly objects = new ObjectTable();
+  readonly id: number;
+  accountMode: AccountMode;
+  /** The IOAS that VFIO type1 compat ioctls operate on. */
+  vfioIoas: Ioas | undefined;
+  /** VFIO compat: type1 (v1) allows unmap splitting, set by VFIO_SET_IOMMU. */
+  vfioType: number | undefined;
+  readonly igroups = new Map<IommuGroup, IommufdGroup>();
+  closed = false;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly env: IommufdEnv,
+    opts: { vfioCompat?: boolean } = {},
+  ) {
+    this.id = nextCtxId++;
+    // /dev/vfio/vfio opened as iommufd keeps VFIO's per-mm accounting.
+    this.accountMode = opts.vfioCompat ? 'mm' : 'user';
+  }
+
+  /** `iommufd_fops_ioctl`: resolves to the ioctl's return value or rejects with an IommufdError. */
+  ioctl(cmd: number, arg: bigint | null): Promise<number> {
+    const run = this.#tail.then(() => dispatchIoctl(this, cmd, arg));
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Whom the pins of a new pages object are charged to, under the current RLIMIT_MODE. */
+  pinAccount(): PinAccount {
+    const { mm, user, memlockLimitPages, privileged } = this.env.process;
+    if (this.accountMode === 'user')
+      return { counter: user, limitPages: memlockLimitPages, pinned: mm.counters };
+    return {
+      counter: mm.counters,
+      // account_locked_vm() lets CAP_IPC_LOCK past the limit.
+      limitPages: privileged ? undefined : memlockLimitPages,
+      pinned: mm.counters,
+    };
+  }
+
+  /** Objects of this ctx in ID order. */
+  liveObjects(): IommufdObject[] {
+    return [...this.objects.objects()];
+  }
+
+  /** `iommufd_fops_release`: destroys every object, leaf first. Never fails. */
+  close(): Promise<void> {
+    const run = this.#tail.then(async () => {
+      if (this.closed) return;
+      this.closed = true;
+      await this.objects.destroyAll(async (obj) => {
+        this.objects.remove(obj);
+        await obj.destroy();
+      });
+      this.vfioIoas = undefined;
+    });
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+}

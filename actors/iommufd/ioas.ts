@@ -1,0 +1,186 @@
+import { MemfdFile } from '../mem/memfd.ts';
+import { PAGE_SIZE_N } from '../mem/page.ts';
+import type { IommufdCtx } from './ctx.ts';
+import { check, fail, IommufdError } from './errno.ts';
+import type { HwptPaging } from './hwpt-paging.ts';
+import { IoPagetable, ULONG_MAX } from './io-pagetable.ts';
+import type { IoctlArg } from './ioctl-table.ts';
+import { ioptGetPages, ioptMapPages, ioptUnmapRange, type PagesElm } from './iopt-map.ts';
+import { IommufdObject } from './object.ts';
+import { IoptPages } from './pages.ts';
+import {
+  IOMMU_IOAS_MAP_FIXED_IOVA as FIXED,
+  IOMMU_IOAS_MAP_READABLE as READABLE,
+  IOMMU_IOAS_MAP_WRITEABLE as WRITEABLE,
+} from './uapi-iommufd.ts';
+import type { Ucmd } from './ucmd.ts';
+
+const MAP_FLAGS = FIXED | WRITEABLE | READABLE;
+const SIZE_MAX = ULONG_MAX;
+
+/** IOMMUFD_OBJ_IOAS: an IO address space, its page table engine and the paging HWPTs built on it. */
+export class Ioas extends IommufdObject {
+  readonly type = 'IOAS' as const;
+  readonly iopt = new IoPagetable();
+  /** HWPT_PAGING objects whose domain is in `iopt` (`ioas->hwpt_list`). */
+  readonly hwptList: HwptPaging[] = [];
+
+  constructor(readonly ctx: IommufdCtx) {
+    super();
+  }
+
+  /** Unmaps everything first, so areas never keep an IOAS alive; only HWPTs and accesses do. */
+  async destroy(): Promise<void> {
+    if (this.ctx.vfioIoas === this) this.ctx.vfioIoas = undefined;
+    try {
+      await ioptUnmapRange(this.iopt, 0n, ULONG_MAX);
+    } catch (err) {
+      if (!IommufdError.is(err) || err.errno !== 'ENOENT') throw err;
+    }
+  }
+}
+
+/** IOMMU_* map flags → IOMMU_READ|IOMMU_WRITE. */
+export function mapProt(flags: number): number {
+  return (flags & READABLE ? 1 : 0) | (flags & WRITEABLE ? 2 : 0);
+}
+
+export function iommufdIoasAlloc(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_ALLOC'>>): void {
+  const { cmd, ctx } = ucmd;
+  if (cmd.flags) fail('EOPNOTSUPP', 'flags');
+  const ioas = ctx.objects.alloc(new Ioas(ctx));
+  ucmd.newObj = ioas;
+  cmd.out_ioas_id = ioas.id;
+  ucmd.respond();
+}
+
+export async function iommufdIoasMap(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_MAP'>>): Promise<void> {
+  const { cmd, ctx } = ucmd;
+  if (cmd.flags & ~MAP_FLAGS || cmd.__reserved) fail('EOPNOTSUPP', 'flags or __reserved');
+  if (cmd.iova >= ULONG_MAX || cmd.length >= ULONG_MAX) fail('EOVERFLOW', 'iova or length');
+  if (!(cmd.flags & (WRITEABLE | READABLE))) fail('EINVAL', 'neither readable nor writeable');
+  const ioas = ctx.objects.get<Ioas>(cmd.ioas_id, 'IOAS');
+  // iopt_alloc_user_pages()
+  if (cmd.length === 0n) fail('EINVAL', 'zero length');
+  if (cmd.user_va + cmd.length > ULONG_MAX) fail('EOVERFLOW', 'user_va + length');
+  if (cmd.length > SIZE_MAX - PAGE_SIZE_N) fail('EINVAL', 'length too large');
+  const offset = cmd.user_va % PAGE_SIZE_N;
+  const source = { kind: 'user', mm: ctx.env.process.mm, base: cmd.user_va - offset } as const;
+  const pages = new IoptPages(source, offset + cmd.length, (cmd.flags & WRITEABLE) !== 0, ctx.pinAccount());
+  const elm: PagesElm = { pages, startByte: offset, length: cmd.length };
+  cmd.iova = await ioptMapPages(
+    ioas.iopt,
+    [elm],
+    mapProt(cmd.flags),
+    cmd.flags & FIXED ? cmd.iova : undefined,
+  );
+  ucmd.respond();
+}
+
+export async function iommufdIoasMapFile(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_MAP_FILE'>>): Promise<void> {
+  const { cmd, ctx } = ucmd;
+  if (cmd.flags & ~MAP_FLAGS) fail('EOPNOTSUPP', 'flags');
+  if (cmd.iova >= ULONG_MAX || cmd.length >= ULONG_MAX) fail('EOVERFLOW', 'iova or length');
+  if (!(cmd.flags & (WRITEABLE | READABLE))) fail('EINVAL', 'neither readable nor writeable');
+  const ioas = ctx.objects.get<Ioas>(cmd.ioas_id, 'IOAS');
+  const file = ctx.env.process.files.get(cmd.fd);
+  check(file instanceof MemfdFile, 'EINVAL', 'fd is not a memfd');
+  if (cmd.length === 0n) fail('EINVAL', 'zero length');
+  if (cmd.start + cmd.length > ULONG_MAX) fail('EOVERFLOW', 'start + length');
+  if (cmd.length > SIZE_MAX - PAGE_SIZE_N) fail('EINVAL', 'length too large');
+  const inode = file.inode;
+  if (cmd.start + cmd.length > inode.size) fail('EINVAL', 'range past the end of the file');
+  const offset = cmd.start % PAGE_SIZE_N;
+  const source = { kind: 'file', file: inode, base: cmd.start - offset } as const;
+  const pages = new IoptPages(source, offset + cmd.length, (cmd.flags & WRITEABLE) !== 0, ctx.pinAccount());
+  const elm: PagesElm = { pages, startByte: offset, length: cmd.length };
+  cmd.iova = await ioptMapPages(
+    ioas.iopt,
+    [elm],
+    mapProt(cmd.flags),
+    cmd.flags & FIXED ? cmd.iova : undefined,
+  );
+  ucmd.respond();
+}
+
+export async function iommufdIoasCopy(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_COPY'>>): Promise<void> {
+  const { cmd, ctx } = ucmd;
+  if (cmd.flags & ~MAP_FLAGS) fail('EOPNOTSUPP', 'flags');
+  if (cmd.length >= ULONG_MAX || cmd.src_iova >= ULONG_MAX || cmd.dst_iova >= ULONG_MAX) {
+    fail('EOVERFLOW', 'length or iova');
+  }
+  if (!(cmd.flags & (WRITEABLE | READABLE))) fail('EINVAL', 'neither readable nor writeable');
+  const src = ctx.objects.get<Ioas>(cmd.src_ioas_id, 'IOAS');
+  const elms = ioptGetPages(src.iopt, cmd.src_iova, cmd.length);
+  const dst = ctx.objects.get<Ioas>(cmd.dst_ioas_id, 'IOAS');
+  const fixed = cmd.flags & FIXED ? cmd.dst_iova : undefined;
+  cmd.dst_iova = await ioptMapPages(dst.iopt, elms, mapProt(cmd.flags), fixed);
+  ucmd.respond();
+}
+
+export async function iommufdIoasUnmap(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_UNMAP'>>): Promise<void> {
+  const { cmd, ctx } = ucmd;
+  const ioas = ctx.objects.get<Ioas>(cmd.ioas_id, 'IOAS');
+  let unmapped: bigint;
+  if (cmd.iova === 0n && cmd.length === ULONG_MAX) {
+    unmapped = await unmapAll(ioas);
+  } else {
+    if (cmd.iova >= ULONG_MAX || cmd.length >= ULONG_MAX) fail('EOVERFLOW', 'iova or length');
+    if (cmd.length === 0n) fail('EINVAL', 'zero length');
+    const last = cmd.iova + cmd.length - 1n;
+    if (last > ULONG_MAX) fail('EOVERFLOW', 'iova + length');
+    unmapped = await ioptUnmapRange(ioas.iopt, cmd.iova, last);
+  }
+  cmd.length = unmapped;
+  ucmd.respond();
+}
+
+/** `iopt_unmap_all`: an empty IOAS unmaps 0 bytes successfully. */
+export async function unmapAll(ioas: Ioas): Promise<bigint> {
+  try {
+    return await ioptUnmapRange(ioas.iopt, 0n, ULONG_MAX);
+  } catch (err) {
+    if (IommufdError.is(err) && err.errno === 'ENOENT' && ioas.iopt.areas.size === 0) return 0n;
+    throw err;
+  }
+}
+
+export function iommufdIoasIovaRanges(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_IOVA_RANGES'>>): void {
+  const { cmd, ctx } = ucmd;
+  if (cmd.__reserved) fail('EOPNOTSUPP', '__reserved');
+  const ioas = ctx.objects.get<Ioas>(cmd.ioas_id, 'IOAS');
+  const max = cmd.num_iovas;
+  const mm = ctx.env.process.mm;
+  let n = 0;
+  cmd.out_iova_alignment = ioas.iopt.iovaAlignment;
+  for (const hole of ioas.iopt.usableRanges()) {
+    if (n < max) {
+      const entry = new Uint8Array(16);
+      const dv = new DataView(entry.buffer);
+      dv.setBigUint64(0, hole.start, true);
+      dv.setBigUint64(8, hole.last, true);
+      mm.write(cmd.allowed_iovas + BigInt(n) * 16n, entry);
+    }
+    n++;
+  }
+  cmd.num_iovas = n;
+  ucmd.respond();
+  if (n > max) fail('EMSGSIZE', `${n} ranges, room for ${max}`);
+}
+
+export function iommufdIoasAllowIovas(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_ALLOW_IOVAS'>>): void {
+  const { cmd, ctx } = ucmd;
+  if (cmd.__reserved) fail('EOPNOTSUPP', '__reserved');
+  const ioas = ctx.objects.get<Ioas>(cmd.ioas_id, 'IOAS');
+  const mm = ctx.env.process.mm;
+  const ranges: Array<{ start: bigint; last: bigint }> = [];
+  for (let i = 0; i < cmd.num_iovas; i++) {
+    const dv = new DataView(mm.read(cmd.allowed_iovas + BigInt(i) * 16n, 16).buffer);
+    const start = dv.getBigUint64(0, true);
+    const last = dv.getBigUint64(8, true);
+    if (start >= last) fail('EINVAL', `allowed range ${i}: start >= last`);
+    if (ranges.some((r) => r.start <= last && start <= r.last)) fail('EINVAL', `allowed range ${i} overlaps`);
+    ranges.push({ start, last });
+  }
+  ioas.iopt.setAllowed(ranges);
+}

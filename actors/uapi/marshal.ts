@@ -1,0 +1,173 @@
+import type { StructLayout } from '../iommufd/struct.ts';
+import {
+  iommu_hwpt_invalidate_selftest,
+  iommu_hwpt_selftest,
+  iommu_viommu_invalidate_selftest,
+  iommu_viommu_selftest,
+} from '../iommufd/uapi-structs-selftest.ts';
+import {
+  iommu_hwpt_amd_guest,
+  iommu_hwpt_arm_smmuv3,
+  iommu_hwpt_vtd_s1,
+  iommu_hwpt_vtd_s1_invalidate,
+  iommu_viommu_arm_smmuv3_invalidate,
+  iommu_viommu_tegra241_cmdqv,
+} from '../iommufd/uapi-structs-vendor.ts';
+import type { Scratch } from './scratch.ts';
+
+type Fields = Record<string, unknown>;
+type AnyLayout = StructLayout<object>;
+
+/**
+ * How a typed call turns JS values in pointer fields into user memory and back: `before` may
+ * place data and fill the struct's pointer and length fields; `after` reads results out.
+ */
+export interface Marshal {
+  before?(fields: Fields, scratch: Scratch): void;
+  after?(fields: Fields, out: Fields, scratch: Scratch): void;
+}
+
+const HWPT_DATA: Record<number, AnyLayout> = {
+  57005: iommu_hwpt_selftest as AnyLayout,
+  1: iommu_hwpt_vtd_s1 as AnyLayout,
+  2: iommu_hwpt_arm_smmuv3 as AnyLayout,
+  3: iommu_hwpt_amd_guest as AnyLayout,
+};
+
+const VIOMMU_DATA: Record<number, AnyLayout> = {
+  3735928559: iommu_viommu_selftest as AnyLayout,
+  2: iommu_viommu_tegra241_cmdqv as AnyLayout,
+};
+
+function invalidateEntryLayout(type: number, entry: Fields): AnyLayout | undefined {
+  if (type === 0) return iommu_hwpt_vtd_s1_invalidate as AnyLayout;
+  if (type === 1) return iommu_viommu_arm_smmuv3_invalidate as AnyLayout;
+  if (type === 0xdeadbeef) {
+    const viommu = 'vdev_id' in entry || 'cache_id' in entry;
+    return (viommu ? iommu_viommu_invalidate_selftest : iommu_hwpt_invalidate_selftest) as AnyLayout;
+  }
+  return undefined;
+}
+
+/** Bytes for a payload given as bytes, or as a struct object encoded with `layout`. */
+function payloadBytes(value: unknown, layout: AnyLayout | undefined, what: string): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (!layout) throw new TypeError(`${what}: pass a Uint8Array or a user VA for this data type`);
+  return layout.encode(value as never);
+}
+
+const isPointerValue = (v: unknown) => typeof v === 'object' && v !== null;
+
+/** In-pointer payload with a length field: place it, default the length to its size. */
+function payload(
+  ptr: string,
+  len: string,
+  layoutOf: (f: Fields) => AnyLayout | undefined,
+  decodeBack = false,
+): Marshal {
+  return {
+    before(f, scratch) {
+      const v = f[ptr];
+      if (!isPointerValue(v)) return;
+      const layout = layoutOf(f);
+      const bytes = payloadBytes(v, layout, ptr);
+      f[ptr] = scratch.place(bytes);
+      if (f[len] === undefined) f[len] = bytes.length;
+      (f as { __payload?: [bigint, number, AnyLayout | undefined, boolean] }).__payload = [
+        f[ptr] as bigint,
+        bytes.length,
+        layout,
+        !(v instanceof Uint8Array),
+      ];
+    },
+    after(f, out, scratch) {
+      const p = (f as { __payload?: [bigint, number, AnyLayout | undefined, boolean] }).__payload;
+      if (!p || !decodeBack) return;
+      const bytes = scratch.read(p[0], p[1]);
+      out.data = p[2] && p[3] ? p[2].decode(bytes) : bytes;
+    },
+  };
+}
+
+export const MARSHAL: Record<string, Marshal> = {
+  IOMMU_IOAS_ALLOW_IOVAS: {
+    before(f, scratch) {
+      const ranges = f.allowed_iovas;
+      if (!Array.isArray(ranges)) return;
+      const buf = new Uint8Array(ranges.length * 16);
+      const dv = new DataView(buf.buffer);
+      ranges.forEach((r: { start: bigint; last: bigint }, i) => {
+        dv.setBigUint64(i * 16, r.start, true);
+        dv.setBigUint64(i * 16 + 8, r.last, true);
+      });
+      f.allowed_iovas = scratch.place(buf);
+      if (f.num_iovas === undefined) f.num_iovas = ranges.length;
+    },
+  },
+  IOMMU_IOAS_IOVA_RANGES: {
+    before(f, scratch) {
+      if (f.allowed_iovas !== undefined) return;
+      const n = Number(f.num_iovas ?? 0);
+      f.allowed_iovas = scratch.alloc(n * 16);
+      (f as { __ranges?: [bigint, number] }).__ranges = [f.allowed_iovas as bigint, n];
+    },
+    after(f, out, scratch) {
+      const r = (f as { __ranges?: [bigint, number] }).__ranges;
+      if (!r) return;
+      const n = Math.min(r[1], Number(out.num_iovas ?? 0));
+      const dv = new DataView(scratch.read(r[0], Math.max(r[1] * 16, 1)).buffer);
+      out.allowed_iovas = Array.from({ length: n }, (_, i) => ({
+        start: dv.getBigUint64(i * 16, true),
+        last: dv.getBigUint64(i * 16 + 8, true),
+      }));
+    },
+  },
+  IOMMU_HWPT_ALLOC: payload('data_uptr', 'data_len', (f) => HWPT_DATA[Number(f.data_type ?? 0)]),
+  IOMMU_VIOMMU_ALLOC: payload('data_uptr', 'data_len', (f) => VIOMMU_DATA[Number(f.type ?? 0)], true),
+  IOMMU_GET_HW_INFO: {
+    before(f, scratch) {
+      if (f.data_uptr !== undefined || !f.data_len) return;
+      f.data_uptr = scratch.alloc(Number(f.data_len));
+      (f as { __info?: [bigint, number] }).__info = [f.data_uptr as bigint, Number(f.data_len)];
+    },
+    after(f, out, scratch) {
+      const i = (f as { __info?: [bigint, number] }).__info;
+      if (i) out.data = scratch.read(i[0], i[1]);
+    },
+  },
+  IOMMU_HWPT_INVALIDATE: {
+    before(f, scratch) {
+      const entries = f.data_uptr;
+      if (!Array.isArray(entries)) return;
+      const type = Number(f.data_type ?? 0);
+      const encoded = entries.map((e: unknown) =>
+        payloadBytes(
+          e,
+          e instanceof Uint8Array ? undefined : invalidateEntryLayout(type, e as Fields),
+          'entry',
+        ),
+      );
+      const entryLen = Number(f.entry_len ?? encoded[0]?.length ?? 0);
+      const buf = new Uint8Array(Math.max(entryLen * encoded.length, 1));
+      encoded.forEach((b, i) => buf.set(b.subarray(0, entryLen), i * entryLen));
+      f.data_uptr = scratch.place(buf);
+      if (f.entry_len === undefined) f.entry_len = entryLen;
+      if (f.entry_num === undefined) f.entry_num = entries.length;
+    },
+  },
+  IOMMU_HWPT_GET_DIRTY_BITMAP: {
+    before(f, scratch) {
+      if (f.data !== undefined) return;
+      const pageSize = BigInt((f.page_size as bigint | undefined) ?? 0n);
+      const length = BigInt((f.length as bigint | undefined) ?? 0n);
+      const bits = pageSize > 0n ? Number((length + pageSize - 1n) / pageSize) : 0;
+      const bytes = Math.ceil(bits / 64) * 8;
+      f.data = scratch.alloc(bytes);
+      (f as { __bitmap?: [bigint, number] }).__bitmap = [f.data as bigint, bytes];
+    },
+    after(f, out, scratch) {
+      const b = (f as { __bitmap?: [bigint, number] }).__bitmap;
+      if (b) out.bitmap = scratch.read(b[0], b[1]);
+    },
+  },
+};

@@ -1,0 +1,92 @@
+import { IommufdError } from '../iommufd/errno.ts';
+import type { StructLayout } from '../iommufd/struct.ts';
+import type { AddressSpace } from '../mem/address-space.ts';
+import { MARSHAL } from './marshal.ts';
+import { Scratch } from './scratch.ts';
+
+/** Fields that are both input and output, beyond the `out_*` ones. */
+const INOUT: Record<string, readonly string[]> = {
+  IOMMU_IOAS_MAP: ['iova'],
+  IOMMU_IOAS_MAP_FILE: ['iova'],
+  IOMMU_IOAS_COPY: ['dst_iova'],
+  IOMMU_IOAS_UNMAP: ['length'],
+  IOMMU_IOAS_IOVA_RANGES: ['num_iovas'],
+  IOMMU_OPTION: ['val64'],
+  IOMMU_VFIO_IOAS: ['ioas_id'],
+  IOMMU_GET_HW_INFO: ['data_len'],
+  IOMMU_HWPT_INVALIDATE: ['entry_num'],
+  VFIO_DEVICE_ATTACH_IOMMUFD_PT: ['pt_id'],
+};
+
+export type Outputs = Record<string, unknown>;
+
+/**
+ * A typed ioctl: encodes `fields` (the kernel struct's field names; `size`/`argsz` defaults to
+ * sizeof) into the caller's memory, makes the raw call, and decodes what the kernel wrote. Pointer
+ * fields may carry JS values (see marshal.ts). On failure the error's `out` holds the output
+ * fields the kernel wrote back before failing (entry_num, num_iovas ...).
+ */
+export async function typedIoctl(
+  mm: AddressSpace,
+  name: string,
+  layout: StructLayout<object>,
+  fields: Record<string, unknown>,
+  invoke: (va: bigint) => Promise<number>,
+): Promise<Outputs> {
+  const scratch = new Scratch(mm);
+  try {
+    const f: Record<string, unknown> = { ...fields };
+    const marshal = MARSHAL[name];
+    marshal?.before?.(f, scratch);
+    const sizeField = layout.fields.some((x) => x.name === 'size') ? 'size' : 'argsz';
+    const struct: Record<string, unknown> = { [sizeField]: layout.sizeof };
+    for (const [k, v] of Object.entries(f)) if (!k.startsWith('__') && v !== undefined) struct[k] = v;
+    let bytes: Uint8Array;
+    try {
+      bytes = layout.encode(struct as never);
+    } catch (err) {
+      throw new IommufdError('EINVAL', `bad argument to ${name}: ${(err as Error).message}`, { ioctl: name });
+    }
+    const declared = Number(struct[sizeField]);
+    const va = scratch.place(declared > bytes.length ? padTo(bytes, declared) : bytes);
+    let ret: number;
+    try {
+      ret = await invoke(va);
+    } catch (err) {
+      if (IommufdError.is(err)) {
+        err.ioctl ??= name;
+        const written = outputs(name, layout.decode(scratch.read(va, layout.sizeof)));
+        const out: Record<string, number | bigint> = {};
+        for (const [k, v] of Object.entries(written))
+          if (typeof v === 'number' || typeof v === 'bigint') out[k] = v;
+        if (Object.keys(out).length > 0) err.out = out;
+      }
+      throw err;
+    }
+    const out = outputs(name, layout.decode(scratch.read(va, layout.sizeof)));
+    marshal?.after?.(f, out, scratch);
+    if (ret !== 0) out.ret = ret;
+    return out;
+  } finally {
+    scratch.release();
+  }
+}
+
+function padTo(bytes: Uint8Array, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  out.set(bytes);
+  return out;
+}
+
+function outputs(name: string, decoded: object): Outputs {
+  const d = decoded as Record<string, unknown>;
+  if (name === 'IOMMU_TEST_CMD') {
+    const out: Outputs = {};
+    for (const [k, v] of Object.entries(d)) if (typeof v === 'object' && v !== null) out[k] = v;
+    return out;
+  }
+  const inout = INOUT[name] ?? [];
+  const out: Outputs = {};
+  for (const [k, v] of Object.entries(d)) if (k.startsWith('out_') || inout.includes(k)) out[k] = v;
+  return out;
+}

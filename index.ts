@@ -1,0 +1,41 @@
+/**
+ * iommu-farm: a simulated multi-vendor IOMMU farm and the Linux iommufd stack that drives it.
+ * @packageDocumentation
+ */
+
+export { Device, type DmaRequestOptions, type DmaResult, type UnbackedAccess } from './actors/device.ts';
+// The farm
+export { type ActorInfo, createFarm, Farm, type FarmOptions } from './actors/farm.ts';
+export { FileHandle } from './actors/file-handle.ts';
+export {
+  type AddDeviceOptions,
+  type AddIommuOptions,
+  Host,
+  type HostOptions,
+  type IommuHandle,
+} from './actors/host.ts';
+// Errors
+export { ERRNO, type Errno, IommufdError } from './actors/iommufd/errno.ts';
+export { IOCTL_TABLE, IOCTLS, type IoctlArg, type IoctlName } from './actors/iommufd/ioctl-table.ts';
+// uAPI names and layouts (include/uapi/linux/iommufd.h, vfio.h, the selftest's iommufd_test.h)
+export * from './actors/iommufd/uapi.ts';
+export * from './actors/iommufd/uapi-structs.ts';
+export { Iommufd } from './actors/iommufd-file.ts';
+export { PROT_EXEC, PROT_READ, PROT_WRITE } from './actors/mem/address-space.ts';
+export { HPAGE_SIZE, PAGE_SIZE } from './actors/mem/page.ts';
+export { Process, type ProcessOptions } from './actors/process.ts';
+// Runtime
+export { EventFd } from './actors/runtime/eventfd.ts';
+export {
+  type DeliveryCandidate,
+  type DeliveryPolicy,
+  fifoPolicy,
+  seededPolicy,
+} from './actors/runtime/fabric.ts';
+export type { FarmEvent, FarmEventType } from './actors/runtime/trace.ts';
+export { VfioDevice } from './actors/vfio/vfio-device.ts';
+
+// Vendors
+export type { Domain, IommuDriver, NestedDomain, PagingDomain, VendorName } from './vendors/driver.ts';
+export type { DmaFault, DmaRequest, IommuHardware } from './vendors/hardware.ts';
+export { availableVendors, VENDORS } from './vendors/registry.ts';

@@ -1,0 +1,38 @@
+import { fail } from '../actors/iommufd/errno.ts';
+import type { IommuInstance } from '../actors/kernel/iommu-core.ts';
+import type { PhysMemory } from '../actors/mem/phys-memory.ts';
+import type { Scheduler } from '../actors/runtime/scheduler.ts';
+import type { Tracer } from '../actors/runtime/trace.ts';
+import type { VendorName } from './driver.ts';
+import { createMockIommu } from './mock/index.ts';
+
+/** What a vendor gets from the host to build an IOMMU instance. */
+export interface VendorContext {
+  readonly name: string;
+  readonly host: string;
+  readonly phys: PhysMemory;
+  readonly scheduler: Scheduler;
+  readonly tracer: Tracer;
+  /** Vendor options from `host.addIommu({ ... })` (feature bits, queue sizes ...). */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+export type VendorFactory = (ctx: VendorContext) => IommuInstance;
+
+const FACTORIES: Partial<Record<VendorName, VendorFactory>> = {
+  mock: createMockIommu,
+};
+
+export const VENDORS: readonly VendorName[] = ['mock', 'intel-vtd', 'arm-smmuv3', 'amd-vi', 'power-tce'];
+
+/** The vendors this build can simulate. */
+export function availableVendors(): VendorName[] {
+  return VENDORS.filter((v) => FACTORIES[v] !== undefined);
+}
+
+export function createIommu(vendor: VendorName, ctx: VendorContext): IommuInstance {
+  const factory = FACTORIES[vendor];
+  if (!factory)
+    fail('ENODEV', `vendor '${vendor}' is not simulated (available: ${availableVendors().join(', ')})`);
+  return factory(ctx);
+}
