@@ -64,27 +64,27 @@ export const dist = (ah: number, al: number, bh: number, bl: number): number => 
  * @internal
  */
 export class TreapNode<T> implements IntervalNode<T> {
-  declare left: TreapNode<T> | undefined;
-  declare right: TreapNode<T> | undefined;
-  declare sHi: number;
-  declare sLo: number;
-  declare lHi: number;
-  declare lLo: number;
+  left: TreapNode<T> | undefined;
+  right: TreapNode<T> | undefined;
+  sHi: number;
+  sLo: number;
+  lHi: number;
+  lLo: number;
   /** Largest `last` in the subtree. */
-  declare maxHi: number;
-  declare maxLo: number;
-  declare parent: TreapNode<T> | undefined;
-  declare readonly prio: number;
+  maxHi: number;
+  maxLo: number;
+  parent: TreapNode<T> | undefined;
+  readonly prio: number;
   /** Smallest `start` in the subtree (maintained by the disjoint tree only). */
-  declare minHi: number;
-  declare minLo: number;
+  minHi: number;
+  minLo: number;
   /** Largest `next.start - prev.last` between neighbours in the subtree, as a double (disjoint tree only). */
-  declare maxDist: number;
-  declare readonly start: bigint;
-  declare readonly last: bigint;
-  declare readonly value: T;
+  maxDist: number;
+  readonly start: bigint;
+  readonly last: bigint;
+  readonly value: T;
   /** The tree's ownership token; `undefined` once removed. */
-  declare owner: object | undefined;
+  owner: object | undefined;
 
   constructor(start: bigint, last: bigint, value: T, owner: object, prio: number) {
     this.left = undefined;
