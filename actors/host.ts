@@ -1,4 +1,4 @@
-import type { AnyActorRef } from 'xstate';
+import type { AnyActorLogic, AnyActorRef } from 'xstate';
 import type { VendorName } from '../vendors/driver.ts';
 import { createIommu } from '../vendors/registry.ts';
 import { Device } from './device.ts';
@@ -115,6 +115,7 @@ export class Host {
       scheduler: this.farm.scheduler,
       tracer: this.farm.tracer,
       options,
+      spawn: (id, logic, input) => this.#spawn(logic, id, input),
     });
     const actor = this.#spawn('iommu', name, { name, vendor });
     actor.send({ type: 'ENABLE' });
@@ -209,7 +210,7 @@ export class Host {
     return `${this.name}/${name}`;
   }
 
-  #spawn(src: 'iommu' | 'device', name: string, input: unknown): AnyActorRef {
+  #spawn(src: 'iommu' | 'device' | AnyActorLogic, name: string, input: unknown): AnyActorRef {
     const id = this.#actorId(name);
     this.actor.send({ type: 'SPAWN', src, id, input });
     const ref = this.actor.system.get(id) as AnyActorRef | undefined;

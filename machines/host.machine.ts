@@ -2,7 +2,8 @@ import { type AnyActorLogic, enqueueActions, setup } from 'xstate';
 import { type MachineName, machineCatalog } from './catalog.ts';
 
 export type HostEvent =
-  | { type: 'SPAWN'; src: MachineName; id: string; input: unknown }
+  /** `src` names a catalog machine, or is a vendor's own machine (queues, vCMDQs ...). */
+  | { type: 'SPAWN'; src: MachineName | AnyActorLogic; id: string; input: unknown }
   | { type: 'STOP'; id: string };
 
 /**
@@ -22,7 +23,7 @@ export const hostMachine = setup({
       on: {
         SPAWN: {
           actions: enqueueActions(({ enqueue, event }) => {
-            enqueue.spawnChild(event.src, { id: event.id, systemId: event.id, input: event.input as never });
+            enqueue.spawnChild(event.src as MachineName, { id: event.id, systemId: event.id, input: event.input as never });
           }),
         },
         STOP: {

@@ -3,6 +3,7 @@ import type { IommuInstance } from '../actors/kernel/iommu-core.ts';
 import type { PhysMemory } from '../actors/mem/phys-memory.ts';
 import type { Scheduler } from '../actors/runtime/scheduler.ts';
 import type { Tracer } from '../actors/runtime/trace.ts';
+import type { AnyActorLogic, AnyActorRef } from 'xstate';
 import type { VendorName } from './driver.ts';
 import { createMockIommu } from './mock/index.ts';
 
@@ -15,6 +16,12 @@ export interface VendorContext {
   readonly tracer: Tracer;
   /** Vendor options from `host.addIommu({ ... })` (feature bits, queue sizes ...). */
   readonly options: Readonly<Record<string, unknown>>;
+  /**
+   * Starts a machine as a child of the host, registered as `<host>/<id>` in the actor system
+   * (e.g. `smmu0/cmdq`). Machines get summaries (queue non-empty, sync done, error), never a
+   * per-descriptor or per-DMA event.
+   */
+  spawn(id: string, logic: AnyActorLogic, input: unknown): AnyActorRef;
 }
 
 export type VendorFactory = (ctx: VendorContext) => IommuInstance;
