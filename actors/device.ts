@@ -1,5 +1,6 @@
 import type { AnyActorRef } from 'xstate';
 import type { DeviceRef } from '../vendors/driver.ts';
+import { DeviceAtc } from '../vendors/atc.ts';
 import type { DmaFault } from '../vendors/hardware.ts';
 import type { Farm } from './farm.ts';
 import { fail } from './iommufd/errno.ts';
@@ -34,13 +35,20 @@ export interface UnbackedAccess {
  * host memory. Any faulting page aborts the whole transaction before memory is touched.
  */
 export class Device {
+  /** The ATC of an ATS-capable device behind an IOMMU that does ATS. */
+  readonly atc: DeviceAtc | undefined;
+
   constructor(
     readonly farm: Farm,
     readonly kdev: KernelDevice,
     readonly actor: AnyActorRef,
     private readonly phys: PhysMemory,
     private readonly iommuActor: AnyActorRef,
-  ) {}
+  ) {
+    const hw = kdev.iommu.hw;
+    this.atc = kdev.ref.ats && hw.atsTranslate ? new DeviceAtc() : undefined;
+    hw.registerDevice?.(kdev.ref.rid, { name: kdev.name, atc: this.atc });
+  }
 
   get name(): string {
     return this.kdev.name;
@@ -71,7 +79,7 @@ export class Device {
     let iova = req.iova;
     let remaining = req.length;
     while (remaining > 0) {
-      const t = hw.translate({ rid: this.kdev.ref.rid, pasid: req.pasid, iova, write });
+      const t = this.#translate(iova, req.pasid, write);
       if (!t.ok) return this.#finish(req, { ok: false, fault: t.fault });
       const inPage = Number(t.pageSize - (iova % t.pageSize));
       const n = Math.min(inPage, remaining);
@@ -103,6 +111,32 @@ export class Device {
         fault: { vendor: 'farm', reason: 'unbacked', iova: req.iova, pa: err.pa },
       });
     }
+  }
+
+  /** ATC first; on a miss an ATS Translation Request fills it; else an untranslated request. */
+  #translate(iova: bigint, pasid: number | undefined, write: boolean) {
+    const hw = this.kdev.iommu.hw;
+    const req = { rid: this.kdev.ref.rid, pasid, iova, write };
+    if (this.atc) {
+      const hit = this.atc.lookup(pasid, iova, write);
+      if (hit) return { ok: true as const, pa: hit.pa + (iova % hit.pageSize), pageSize: hit.pageSize, cached: true };
+      const t = hw.atsTranslate!(req);
+      if (t?.ok) {
+        const base = iova - (iova % t.pageSize);
+        const pa = t.pa - (iova % t.pageSize);
+        // The TR asks for both permissions; the completion carries what the IOMMU grants.
+        const other = hw.atsTranslate!({ ...req, iova: base, write: !write });
+        this.atc.fill(pasid, base, {
+          pa,
+          pageSize: t.pageSize,
+          read: write ? other?.ok === true : true,
+          write: write ? true : other?.ok === true,
+          filledAt: this.farm.now,
+        });
+      }
+      if (t) return t;
+    }
+    return hw.translate(req);
   }
 
   #finish(req: DmaRequestOptions, result: DmaResult): DmaResult {

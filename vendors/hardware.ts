@@ -1,3 +1,4 @@
+import type { DeviceAtc } from './atc.ts';
 import type { VendorName } from './driver.ts';
 
 /** One DMA transaction as it reaches the IOMMU: a requester, an address and a direction. */
@@ -48,4 +49,15 @@ export interface IommuHardware {
   readonly vendor: VendorName;
   readonly name: string;
   translate(req: DmaRequest): TranslateResult;
+  /**
+   * A PCIe ATS Translation Request from an ATS-enabled device: the same walk as `translate`,
+   * but the result is for the device to cache in its ATC. Undefined when ATS is not enabled for
+   * this requester (the device then sends untranslated requests); absent when the IOMMU has no ATS.
+   */
+  atsTranslate?(req: DmaRequest): TranslateResult | undefined;
+  /**
+   * Lets the IOMMU reach a device's ATC (for its ATC invalidation commands) and know whether the
+   * device has ATS enabled. Called by the host when a device is added behind this IOMMU.
+   */
+  registerDevice?(rid: number, dev: { readonly name: string; readonly atc: DeviceAtc | undefined }): void;
 }

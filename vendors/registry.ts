@@ -5,6 +5,9 @@ import type { Scheduler } from '../actors/runtime/scheduler.ts';
 import type { Tracer } from '../actors/runtime/trace.ts';
 import type { AnyActorLogic, AnyActorRef } from 'xstate';
 import type { VendorName } from './driver.ts';
+import { createAmdViIommu } from './amd-vi/index.ts';
+import { createSmmuv3Iommu } from './arm-smmuv3/index.ts';
+import { createVtdIommu } from './intel-vtd/index.ts';
 import { createMockIommu } from './mock/index.ts';
 
 /** What a vendor gets from the host to build an IOMMU instance. */
@@ -28,13 +31,19 @@ export type VendorFactory = (ctx: VendorContext) => IommuInstance;
 
 const FACTORIES: Partial<Record<VendorName, VendorFactory>> = {
   mock: createMockIommu,
+  'intel-vtd': createVtdIommu,
+  'arm-smmuv3': createSmmuv3Iommu,
+  'amd-vi': createAmdViIommu,
 };
+
+/** Vendors whose factory is complete; the others still throw ENODEV. */
+const READY = new Set<VendorName>(['mock']);
 
 export const VENDORS: readonly VendorName[] = ['mock', 'intel-vtd', 'arm-smmuv3', 'amd-vi', 'power-tce'];
 
 /** The vendors this build can simulate. */
 export function availableVendors(): VendorName[] {
-  return VENDORS.filter((v) => FACTORIES[v] !== undefined);
+  return VENDORS.filter((v) => FACTORIES[v] !== undefined && READY.has(v));
 }
 
 export function createIommu(vendor: VendorName, ctx: VendorContext): IommuInstance {
