@@ -21,6 +21,10 @@ export type DmaResult =
   | { readonly ok: true; readonly data?: Uint8Array }
   | { readonly ok: false; readonly fault: DmaFault | UnbackedAccess };
 
+/** PCIe round trip of a transaction, plus its payload: DMA takes virtual time. */
+const DMA_LATENCY_NS = 200;
+const DMA_PER_PAGE_NS = 40;
+
 /** A translation that points at physical memory nobody owns: the simulator's use-after-free alarm. */
 export interface UnbackedAccess {
   readonly vendor: 'farm';
@@ -66,9 +70,12 @@ export class Device {
     if (req.pasid !== undefined && this.kdev.ref.pasidBits === 0)
       fail('EINVAL', `${this.name} has no PASID capability`);
     return new Promise((resolve) => {
-      this.farm.scheduler.post(`${this.name}->${this.kdev.iommu.name}`, `dma.${req.op}`, () => {
-        resolve(this.#execute(req));
-      });
+      this.farm.scheduler.post(
+        `${this.name}->${this.kdev.iommu.name}`,
+        `dma.${req.op}`,
+        () => resolve(this.#execute(req)),
+        DMA_LATENCY_NS + Math.ceil(req.length / 4096) * DMA_PER_PAGE_NS,
+      );
     });
   }
 

@@ -2,7 +2,8 @@ import type { IommuGroup } from '../kernel/iommu-core.ts';
 import type { IommufdEnv } from './env.ts';
 import type { IommufdGroup } from './igroup.ts';
 import type { Ioas } from './ioas.ts';
-import { dispatchIoctl } from './ioctl.ts';
+import { IommufdError } from './errno.ts';
+import { dispatchIoctl, ioctlName } from './ioctl.ts';
 import type { IommufdObject } from './object.ts';
 import { ObjectTable } from './object-table.ts';
 import type { PinAccount } from './pages.ts';
@@ -39,9 +40,31 @@ export class IommufdCtx {
 
   /** `iommufd_fops_ioctl`: resolves to the ioctl's return value or rejects with an IommufdError. */
   ioctl(cmd: number, arg: bigint | null): Promise<number> {
-    const run = this.#tail.then(() => dispatchIoctl(this, cmd, arg));
+    const run = this.#tail.then(() => this.#traced(cmd, arg));
     this.#tail = run.catch(() => undefined);
     return run;
+  }
+
+  async #traced(cmd: number, arg: bigint | null): Promise<number> {
+    const tracer = this.env.host.tracer;
+    if (!tracer.on) return dispatchIoctl(this, cmd, arg);
+    const emit = (errno?: string) =>
+      tracer.emit({
+        type: 'ioctl',
+        t: this.env.host.scheduler.now,
+        process: this.env.process.name,
+        ctx: this.id,
+        ioctl: ioctlName(cmd),
+        ...(errno ? { errno } : {}),
+      });
+    try {
+      const ret = await dispatchIoctl(this, cmd, arg);
+      emit();
+      return ret;
+    } catch (err) {
+      emit(IommufdError.is(err) ? err.errno : 'exception');
+      throw err;
+    }
   }
 
   /** Whom the pins of a new pages object are charged to, under the current RLIMIT_MODE. */

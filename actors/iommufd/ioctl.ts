@@ -69,6 +69,12 @@ export function checkZeroedUser(ctx: IommufdCtx, va: bigint, length: number): vo
   }
 }
 
+/** The kernel macro name of an iommufd ioctl number, or its hex value. */
+export function ioctlName(cmd: number): string {
+  const e = BY_NR.get(cmd & 0xff);
+  return e && e.cmd === cmd ? e.name : `0x${cmd.toString(16)}`;
+}
+
 function readU32(b: Uint8Array): number {
   return (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
 }

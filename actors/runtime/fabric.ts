@@ -64,8 +64,8 @@ export class Fabric {
     return t;
   }
 
-  /** Delivers one ready message chosen by the policy; false when none is ready at `now`. */
-  deliverOne(now: number): FabricMessage | undefined {
+  /** Takes the next ready message chosen by the policy (the caller delivers it); undefined when none. */
+  takeOne(now: number): FabricMessage | undefined {
     const ready: FabricMessage[] = [];
     for (const queue of this.#links.values()) {
       const head = queue[0];
@@ -79,7 +79,6 @@ export class Fabric {
     queue.shift();
     if (queue.length === 0) this.#links.delete(chosen.link);
     this.#pending--;
-    chosen.deliver();
     return chosen;
   }
 }

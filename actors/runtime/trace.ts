@@ -3,7 +3,7 @@ import { type Observable, Subject } from 'rxjs';
 /** What every actor does, as one typed stream. `t` is virtual time in ns. */
 export type FarmEvent =
   | { type: 'actor.transition'; t: number; actor: string; machine: string; state: unknown; event: string }
-  | { type: 'ioctl'; t: number; process: string; fd: number; ioctl: string; errno?: string }
+  | { type: 'ioctl'; t: number; process: string; ctx: number; ioctl: string; errno?: string }
   | {
       type: 'dma';
       t: number;
