@@ -85,16 +85,12 @@ export class Scheduler {
    * (advancing the clock to it). Returns false when there is nothing left to do.
    */
   step(): boolean {
-    const delivered = this.fabric.deliverOne(this.clock.now);
-    if (delivered) {
+    const message = this.fabric.takeOne(this.clock.now);
+    if (message) {
       if (this.tracer.on) {
-        this.tracer.emit({
-          type: 'fabric.deliver',
-          t: this.clock.now,
-          link: delivered.link,
-          label: delivered.label,
-        });
+        this.tracer.emit({ type: 'fabric.deliver', t: this.clock.now, link: message.link, label: message.label });
       }
+      message.deliver();
       return true;
     }
     const timer = this.#timers.peek();
