@@ -1,7 +1,9 @@
 import type { Observable } from 'rxjs';
 import type { IommufdCtx } from './iommufd/ctx.ts';
+import { ctxFileOpen, ctxFilePut } from './iommufd/ctx-file.ts';
 import { fail } from './iommufd/errno.ts';
 import { IOCTLS, type IoctlArg, type IoctlName } from './iommufd/ioctl-table.ts';
+import { iommufdFopsMmap } from './iommufd/viommu-mmap.ts';
 import type { MmapBacking, MmapRequest, OpenFile } from './mem/file-table.ts';
 import type { Process } from './process.ts';
 import { type Outputs, typedIoctl } from './uapi/typed-call.ts';
@@ -17,7 +19,13 @@ export class IommufdFile implements OpenFile {
   readonly readable$?: Observable<boolean>;
   #closed: Promise<void> | undefined;
 
-  constructor(readonly ctx: IommufdCtx) {}
+  constructor(readonly ctx: IommufdCtx) {
+    this.mmapHandler = (req) => iommufdFopsMmap(ctx, req);
+    // Anon fds and mmaps keep the file open past close(fd), as their vm_file/ictx refs do.
+    ctxFileOpen(ctx, () => {
+      this.#closed = this.ctx.close();
+    });
+  }
 
   mmap(req: MmapRequest): MmapBacking {
     if (!this.mmapHandler) fail('ENXIO', 'no mmap region at this offset');
@@ -25,7 +33,7 @@ export class IommufdFile implements OpenFile {
   }
 
   release(): void {
-    this.#closed = this.ctx.close();
+    ctxFilePut(this.ctx);
   }
 
   get closed(): Promise<void> {
@@ -63,7 +71,10 @@ export class Iommufd {
     return this.ctx.ioctl(cmd, arg);
   }
 
-  /** Closes the fd; resolves once every object of the ctx is destroyed. */
+  /**
+   * Closes the fd; resolves once every object of the ctx is destroyed, which waits for the anon
+   * fds (fault, vEVENTQ, access) that also hold the ctx to be closed.
+   */
   async close(): Promise<void> {
     this.process.close(this.fd);
     await this.file.closed;

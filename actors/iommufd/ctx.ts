@@ -28,6 +28,9 @@ export class IommufdCtx {
   readonly igroups = new Map<IommuGroup, IommufdGroup>();
   closed = false;
   #tail: Promise<unknown> = Promise.resolve();
+  /** Open files that keep the ctx alive: /dev/iommu itself plus anon fds (fault, vEVENTQ, access). */
+  #fileRefs = 1;
+  #closing: Promise<void> | undefined;
 
   constructor(
     readonly env: IommufdEnv,
@@ -83,6 +86,30 @@ export class IommufdCtx {
   /** Objects of this ctx in ID order. */
   liveObjects(): IommufdObject[] {
     return [...this.objects.objects()];
+  }
+
+  /** An anon file (fault fd, vEVENTQ fd, selftest access fd) that holds the ctx (`iommufd_ctx_get`). */
+  holdFile(): void {
+    this.#fileRefs++;
+  }
+
+  /**
+   * Drops a file reference; the last one releases the ctx, as the kernel's release runs only
+   * once /dev/iommu and every anon fd that holds the ctx are closed.
+   */
+  releaseFile(): Promise<void> {
+    if (this.#fileRefs <= 0) throw new Error('iommufd ctx file reference underflow');
+    if (--this.#fileRefs === 0) this.#closing = this.close();
+    return this.#closing ?? Promise.resolve();
+  }
+
+  /** Resolves once the ctx has been released. */
+  get whenClosed(): Promise<void> {
+    return this.#closing ?? Promise.resolve();
+  }
+
+  get fileRefs(): number {
+    return this.#fileRefs;
   }
 
   /** `iommufd_fops_release`: destroys every object, leaf first. Never fails. */
