@@ -8,6 +8,7 @@ import { Rng } from './runtime/rng.ts';
 import { Scheduler } from './runtime/scheduler.ts';
 import { type FarmEvent, Tracer } from './runtime/trace.ts';
 import { xstateClock } from './xstate-clock.ts';
+import { type FaultSwitches, noFaults } from './runtime/faults.ts';
 
 export interface FarmOptions {
   /** Every random choice (fabric delivery order, vendor jitter) derives from it. Default 0. */
@@ -32,6 +33,8 @@ export class Farm {
   readonly clock = new SimClock();
   readonly rng: Rng;
   readonly tracer = new Tracer();
+  /** Broken-twin switches for property tests; all off unless a test turns one on. */
+  readonly faults: FaultSwitches = noFaults();
   readonly scheduler: Scheduler;
   /** Every actor transition, ioctl, DMA, command, fault and interrupt; free when unobserved. */
   readonly events$: Observable<FarmEvent>;

@@ -86,6 +86,7 @@ export class Host {
       core: this.core,
       scheduler: farm.scheduler,
       tracer: farm.tracer,
+      faults: farm.faults,
       ...(this.selftest ? { mockBus: this.#mockBus() } : {}),
     };
     if (this.selftest) this.addIommu({ name: MOCK_IOMMU, vendor: 'mock' });
@@ -114,6 +115,7 @@ export class Host {
       phys: this.phys,
       scheduler: this.farm.scheduler,
       tracer: this.farm.tracer,
+      faults: this.farm.faults,
       options,
       spawn: (id, logic, input) => this.#spawn(logic, id, input),
     });

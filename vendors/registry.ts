@@ -2,6 +2,7 @@ import { fail } from '../actors/iommufd/errno.ts';
 import type { IommuInstance } from '../actors/kernel/iommu-core.ts';
 import type { PhysMemory } from '../actors/mem/phys-memory.ts';
 import type { Scheduler } from '../actors/runtime/scheduler.ts';
+import type { FaultSwitches } from '../actors/runtime/faults.ts';
 import type { Tracer } from '../actors/runtime/trace.ts';
 import type { AnyActorLogic, AnyActorRef } from 'xstate';
 import type { VendorName } from './driver.ts';
@@ -17,6 +18,8 @@ export interface VendorContext {
   readonly phys: PhysMemory;
   readonly scheduler: Scheduler;
   readonly tracer: Tracer;
+  /** The farm's broken-twin switches: drivers consult them on the paths they break. */
+  readonly faults: FaultSwitches;
   /** Vendor options from `host.addIommu({ ... })` (feature bits, queue sizes ...). */
   readonly options: Readonly<Record<string, unknown>>;
   /**

@@ -58,7 +58,13 @@ export class IommufdAccess extends IommufdObject implements IoptAccess {
 /** `iommufd_access_create` + attach: allocated (not finalized) and attached to `ioas`. */
 export function accessCreate(ctx: IommufdCtx, ioas: Ioas, ops: AccessOps): IommufdAccess {
   const access = ctx.objects.alloc(new IommufdAccess(ctx, ops));
-  attachIoas(access, ioas);
+  try {
+    attachIoas(access, ioas);
+  } catch (err) {
+    // A failed attach (EADDRINUSE) must not leave the ID reserved.
+    ctx.objects.releaseId(access.id);
+    throw err;
+  }
   return access;
 }
 

@@ -73,13 +73,16 @@ export class IommufdCtx {
   /** Whom the pins of a new pages object are charged to, under the current RLIMIT_MODE. */
   pinAccount(): PinAccount {
     const { mm, user, memlockLimitPages, privileged } = this.env.process;
-    if (this.accountMode === 'user')
-      return { counter: user, limitPages: memlockLimitPages, pinned: mm.counters };
+    const faults = this.env.host.faults;
+    if (this.accountMode === 'user') {
+      return { counter: user, limitPages: memlockLimitPages, pinned: mm.counters, faults };
+    }
     return {
       counter: mm.counters,
       // account_locked_vm() lets CAP_IPC_LOCK past the limit.
       limitPages: privileged ? undefined : memlockLimitPages,
       pinned: mm.counters,
+      faults,
     };
   }
 

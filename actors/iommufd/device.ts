@@ -1,5 +1,6 @@
 import type { KernelDevice } from '../kernel/iommu-core.ts';
 import type { IommufdCtx } from './ctx.ts';
+import { ctxFileGet, ctxFilePut } from './ctx-file.ts';
 import { check, fail } from './errno.ts';
 import { detachAll, type IommufdGroup, igroupFor } from './igroup.ts';
 import type { IoctlArg } from './ioctl-table.ts';
@@ -22,6 +23,8 @@ export class IommufdDevice extends IommufdObject {
   readonly type = 'DEVICE' as const;
   vdev: Vdevice | undefined;
   destroying = false;
+  /** Bound by IOMMU_TEST_OP_MOCK_DOMAIN (`iommufd_selftest_is_mock_dev`). */
+  selftestMock = false;
 
   constructor(
     readonly ctx: IommufdCtx,
@@ -49,17 +52,22 @@ export class IommufdDevice extends IommufdObject {
 export function iommufdDeviceBind(
   ctx: IommufdCtx,
   kdev: KernelDevice,
-  opts: { allowUnsafeInterrupts?: boolean } = {},
+  opts: { allowUnsafeInterrupts?: boolean; selftestMock?: boolean } = {},
 ) {
   const driver = kdev.iommu.driver;
   check(driver.capable(kdev.ref, 'CACHE_COHERENCY'), 'EINVAL', 'IOMMU cannot enforce cache coherency');
-  if (!kdev.msiIsolated && !opts.allowUnsafeInterrupts) fail('EPERM', 'group lacks isolated MSI');
-  ctx.env.host.core.claimDmaOwner(kdev, ctx);
+  // iommu_group_has_isolated_msi: every device of the group; the selftest's mock devices are exempt.
+  const msiIsolated = kdev.group.devices.every((d) => d.msiIsolated);
+  if (!opts.selftestMock && !msiIsolated && !opts.allowUnsafeInterrupts) fail('EPERM', 'group lacks isolated MSI');
+  ctx.env.host.core.claimDmaOwner(kdev, ctx, ctx.env.host.faults.skipGroupOwnershipCheck);
   const igroup = igroupFor(ctx, kdev.group);
   const idev = ctx.objects.alloc(new IommufdDevice(ctx, kdev, igroup));
+  idev.selftestMock = opts.selftestMock ?? false;
   igroup.devices.add(idev);
   ctx.objects.finalize(idev);
   idev.get(); // the binding driver's reference
+  // A real device keeps the ctx (its file) alive until unbind; a mock device lives inside the ctx.
+  if (!idev.selftestMock) ctxFileGet(ctx);
   kdev.notify({ type: 'BIND', ctx: ctx.id });
   return idev;
 }
@@ -83,6 +91,7 @@ export async function iommufdDeviceUnbind(idev: IommufdDevice): Promise<void> {
     await idev.destroy();
   }
   idev.kdev.notify({ type: 'UNBIND' });
+  if (!idev.selftestMock) ctxFilePut(ctx);
 }
 
 export function iommufdGetHwInfo(ucmd: Ucmd<IoctlArg<'IOMMU_GET_HW_INFO'>>): void {

@@ -1,15 +1,150 @@
+import type { DirtyOps, PagingDomain } from '../../vendors/driver.ts';
+import { PAGE_SIZE_N } from '../mem/page.ts';
+import type { IommufdCtx } from './ctx.ts';
 import { fail } from './errno.ts';
+import type { HwptPaging } from './hwpt-paging.ts';
+import { hex, type IoPagetable } from './io-pagetable.ts';
 import type { IoctlArg } from './ioctl-table.ts';
+import {
+  IOMMU_HWPT_DIRTY_TRACKING_ENABLE as ENABLE,
+  IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR as NO_CLEAR,
+} from './uapi-iommufd.ts';
 import type { Ucmd } from './ucmd.ts';
 
-export function iommufdHwptSetDirtyTracking(
-  _ucmd: Ucmd<IoctlArg<'IOMMU_HWPT_SET_DIRTY_TRACKING'>>,
-): void | Promise<void> {
-  fail('ENOTTY', 'IOMMU_HWPT_SET_DIRTY_TRACKING is not implemented yet');
+const U64_MASK = (1n << 64n) - 1n;
+/** iova_bitmap pins at most one page of page pointers' worth of bitmap per chunk. */
+const BITMAP_CHUNK_PAGES = 512;
+
+/**
+ * IOMMU_HWPT_SET_DIRTY_TRACKING (`iommufd_hwpt_set_dirty_tracking`). Enabling first reads and
+ * clears every area, so the first bitmap after enabling shows only new writes.
+ */
+export async function iommufdHwptSetDirtyTracking(
+  ucmd: Ucmd<IoctlArg<'IOMMU_HWPT_SET_DIRTY_TRACKING'>>,
+): Promise<void> {
+  const { cmd, ctx } = ucmd;
+  if (cmd.flags & ~ENABLE) fail('EOPNOTSUPP', 'flags');
+  const hwpt = ctx.objects.get<HwptPaging>(cmd.hwpt_id, 'HWPT_PAGING');
+  const enable = (cmd.flags & ENABLE) !== 0;
+  const ops = dirtyOps(hwpt.domain);
+  if (enable) await ioptClearDirtyData(hwpt.ioas.iopt, ops);
+  await ops.setTracking(enable);
 }
 
-export function iommufdHwptGetDirtyBitmap(
-  _ucmd: Ucmd<IoctlArg<'IOMMU_HWPT_GET_DIRTY_BITMAP'>>,
-): void | Promise<void> {
-  fail('ENOTTY', 'IOMMU_HWPT_GET_DIRTY_BITMAP is not implemented yet');
+function dirtyOps(domain: PagingDomain): DirtyOps {
+  if (!domain.dirty) fail('EOPNOTSUPP', 'domain has no dirty tracking');
+  return domain.dirty;
+}
+
+/** `iopt_clear_dirty_data`: read-and-clear over every area, discarding the result. */
+async function ioptClearDirtyData(iopt: IoPagetable, ops: DirtyOps): Promise<void> {
+  for (const node of [...iopt.areas.all()]) {
+    const area = node.value;
+    if (area.removing) continue;
+    await ops.readAndClear(area.iova, area.length, false, () => {});
+  }
+}
+
+/**
+ * IOMMU_HWPT_GET_DIRTY_BITMAP (`iommufd_hwpt_get_dirty_bitmap`): ORs one bit per `page_size` of
+ * [iova, iova+length) into the user's u64 bitmap at `data` (bit i ↔ iova + i*page_size); an
+ * IOPTE that is dirty sets every bit it covers. The range must be backed by contiguous areas:
+ * areas before a hole are still read (and cleared) before the EINVAL, as the kernel does.
+ */
+export async function iommufdHwptGetDirtyBitmap(
+  ucmd: Ucmd<IoctlArg<'IOMMU_HWPT_GET_DIRTY_BITMAP'>>,
+): Promise<void> {
+  const { cmd, ctx } = ucmd;
+  if (cmd.flags & ~NO_CLEAR || cmd.__reserved) fail('EOPNOTSUPP', 'flags or __reserved');
+  const hwpt = ctx.objects.get<HwptPaging>(cmd.hwpt_id, 'HWPT_PAGING');
+  const iopt = hwpt.ioas.iopt;
+  const { iova, page_size: pageSize } = cmd;
+  const last = checkIovaRange(iopt, iova, cmd.length, pageSize);
+  const ops = dirtyOps(hwpt.domain);
+  const bitmap = new UserBitmap(ctx, cmd.data, iova, last, pageSize);
+  bitmap.pin();
+  const noClear = (cmd.flags & NO_CLEAR) !== 0;
+  const record = (at: bigint, size: bigint) => bitmap.set(at, size);
+  let cur = iova;
+  for (;;) {
+    const area = iopt.areas.lookup(cur)?.value;
+    if (!area || area.removing) {
+      bitmap.flush();
+      fail('EINVAL', `[${hex(iova)}, ${hex(last)}] is not fully mapped at ${hex(cur)}`);
+    }
+    let to = last;
+    if (area.last < to) to = area.last;
+    await ops.readAndClear(cur, to - cur + 1n, noClear, record);
+    if (to === last) break;
+    cur = to + 1n;
+  }
+  bitmap.flush();
+}
+
+/** `iommufd_check_iova_range`: u64 arithmetic as in C, so a zero length wraps to the whole space. */
+function checkIovaRange(iopt: IoPagetable, iova: bigint, length: bigint, pageSize: bigint): bigint {
+  const last = iova + ((length - 1n) & U64_MASK);
+  if (last > U64_MASK) fail('EOVERFLOW', 'iova + length overflows');
+  const end = (last + 1n) & U64_MASK;
+  const align = iopt.iovaAlignment - 1n;
+  if (iova & align || end & align) fail('EINVAL', `range not aligned to ${iopt.iovaAlignment}`);
+  if (pageSize === 0n) fail('EINVAL', 'page_size 0');
+  if (iova & (pageSize - 1n) || end & (pageSize - 1n)) fail('EINVAL', `range not aligned to ${pageSize}`);
+  return last;
+}
+
+/**
+ * The user's bitmap (`struct iova_bitmap`): pinned writable before any domain is read (EFAULT on
+ * a bad pointer), and only ever OR-ed into, so bits the caller left set stay set.
+ */
+class UserBitmap {
+  readonly #words = new Map<bigint, bigint>();
+  readonly #shift: bigint;
+
+  constructor(
+    readonly ctx: IommufdCtx,
+    readonly data: bigint,
+    readonly iova: bigint,
+    readonly last: bigint,
+    pageSize: bigint,
+  ) {
+    // The kernel shifts by __ffs(page_size).
+    this.#shift = BigInt((pageSize & -pageSize).toString(2).length - 1);
+  }
+
+  pin(): void {
+    const words = ((this.last - this.iova) >> this.#shift) / 64n + 1n;
+    const end = this.data + words * 8n;
+    const first = this.data - (this.data % PAGE_SIZE_N);
+    const pages = (end - first + PAGE_SIZE_N - 1n) / PAGE_SIZE_N;
+    const n = pages < BigInt(BITMAP_CHUNK_PAGES) ? Number(pages) : BITMAP_CHUNK_PAGES;
+    const mm = this.ctx.env.process.mm;
+    mm.unpinPages(mm.pinPages(first, n, true));
+  }
+
+  /** `iova_bitmap_set`, clipped to the bitmap's range. */
+  set(at: bigint, size: bigint): void {
+    const from = at > this.iova ? at : this.iova;
+    const lastAt = at + size - 1n;
+    const to = lastAt < this.last ? lastAt : this.last;
+    if (from > to) return;
+    const b0 = (from - this.iova) >> this.#shift;
+    const b1 = (to - this.iova) >> this.#shift;
+    for (let b = b0; b <= b1; b++) {
+      const w = b / 64n;
+      this.#words.set(w, (this.#words.get(w) ?? 0n) | (1n << (b % 64n)));
+    }
+  }
+
+  /** Writes the collected bits into user memory. */
+  flush(): void {
+    const mm = this.ctx.env.process.mm;
+    for (const [w, bits] of this.#words) {
+      const va = this.data + w * 8n;
+      const dv = new DataView(mm.read(va, 8).buffer);
+      dv.setBigUint64(0, dv.getBigUint64(0, true) | bits, true);
+      mm.write(va, new Uint8Array(dv.buffer));
+    }
+    this.#words.clear();
+  }
 }

@@ -3,6 +3,7 @@ import type { AddressSpace } from '../mem/address-space.ts';
 import type { FileTable } from '../mem/file-table.ts';
 import type { UserAccount } from '../mem/locked-vm.ts';
 import type { Scheduler } from '../runtime/scheduler.ts';
+import type { FaultSwitches } from '../runtime/faults.ts';
 import type { Tracer } from '../runtime/trace.ts';
 
 /** What the iommufd core needs of the process that opened /dev/iommu (`current`). */
@@ -26,6 +27,7 @@ export interface HostEnv {
   readonly core: IommuCore;
   readonly scheduler: Scheduler;
   readonly tracer: Tracer;
+  readonly faults: FaultSwitches;
   /** CONFIG_IOMMUFD_TEST's mock bus: creates and removes mock devices on the mock IOMMU. */
   readonly mockBus?: MockBus;
 }

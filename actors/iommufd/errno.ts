@@ -23,6 +23,7 @@ export const ERRNO = {
   ENOSPC: 28,
   ESPIPE: 29,
   ERANGE: 34,
+  EBADE: 52,
   EMSGSIZE: 90,
   EOPNOTSUPP: 95,
   EADDRINUSE: 98,

@@ -72,6 +72,29 @@ function reserveDeviceRegions(idev: IommufdDevice, paging: HwptPaging): void {
   }
 }
 
+/**
+ * `iommu_attach_device_pasid`: the PASID must be below max_pasids of every PASID-capable device
+ * of the group, and the attaching device must be able to tag PASIDs at all (spec §2.21).
+ */
+function checkMaxPasids(idev: IommufdDevice, pasid: number): void {
+  if (idev.kdev.iommu.driver.maxPasids(idev.dev) === 0) fail('EINVAL', `${idev.dev.name} has no PASID support`);
+  for (const kdev of idev.igroup.group.devices) {
+    const max = kdev.iommu.driver.maxPasids(kdev.ref);
+    if (max > 0 && pasid >= max) fail('EINVAL', `PASID ${pasid} >= max_pasids ${max} of ${kdev.name}`);
+  }
+}
+
+/**
+ * `__iommu_attach_group`'s compatibility check: a domain belongs to one IOMMU instance (its
+ * driver object here), so a device behind another instance gets EINVAL, which makes the
+ * auto-domain search move on to the next HWPT (spec §2.21).
+ */
+function checkDomainCompatible(hwpt: Hwpt, idev: IommufdDevice): void {
+  if (hwpt.domain.driver !== idev.kdev.iommu.driver) {
+    fail('EINVAL', `hwpt ${hwpt.id} belongs to another IOMMU than ${idev.dev.name}'s`);
+  }
+}
+
 function domainOf(hwpt: Hwpt): Domain {
   return hwpt.domain;
 }
@@ -88,6 +111,8 @@ export async function hwptAttach(hwpt: Hwpt, idev: IommufdDevice, pasid: number 
   if (reserve) reserveDeviceRegions(idev, paging);
   if (!existing) {
     try {
+      checkDomainCompatible(hwpt, idev);
+      if (pasid !== undefined) checkMaxPasids(idev, pasid);
       await idev.ctx.env.host.core.setGroupDomain(igroup.group, pasid, domainOf(hwpt));
     } catch (err) {
       if (reserve) paging.ioas.iopt.unreserve(idev);
@@ -126,6 +151,7 @@ export async function hwptReplace(
         reserved.push(dev);
       }
     }
+    checkDomainCompatible(hwpt, idev);
     await idev.ctx.env.host.core.setGroupDomain(igroup.group, pasid, domainOf(hwpt));
   } catch (err) {
     for (const dev of reserved) paging!.ioas.iopt.unreserve(dev);
@@ -158,7 +184,7 @@ export async function hwptDetach(idev: IommufdDevice, pasid: number | undefined)
   }
   const paging = pagingOf(hwpt);
   if (paging && pasid === undefined) paging.ioas.iopt.unreserve(idev);
-  hwpt.put();
+  if (!idev.ctx.env.host.faults.leakHwptReference) hwpt.put();
   idev.put();
   idev.kdev.notify({ type: 'DETACH', key: attachKey(pasid) });
   return hwpt;

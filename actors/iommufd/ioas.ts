@@ -73,6 +73,7 @@ export async function iommufdIoasMap(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_MAP'>>): Pr
     [elm],
     mapProt(cmd.flags),
     cmd.flags & FIXED ? cmd.iova : undefined,
+    ctx.env.host.faults.skipMapRollback,
   );
   ucmd.respond();
 }
@@ -99,6 +100,7 @@ export async function iommufdIoasMapFile(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_MAP_FIL
     [elm],
     mapProt(cmd.flags),
     cmd.flags & FIXED ? cmd.iova : undefined,
+    ctx.env.host.faults.skipMapRollback,
   );
   ucmd.respond();
 }
@@ -114,7 +116,7 @@ export async function iommufdIoasCopy(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_COPY'>>): 
   const elms = ioptGetPages(src.iopt, cmd.src_iova, cmd.length);
   const dst = ctx.objects.get<Ioas>(cmd.dst_ioas_id, 'IOAS');
   const fixed = cmd.flags & FIXED ? cmd.dst_iova : undefined;
-  cmd.dst_iova = await ioptMapPages(dst.iopt, elms, mapProt(cmd.flags), fixed);
+  cmd.dst_iova = await ioptMapPages(dst.iopt, elms, mapProt(cmd.flags), fixed, ctx.env.host.faults.skipMapRollback);
   ucmd.respond();
 }
 

@@ -28,6 +28,8 @@ export async function ioptMapPages(
   elms: readonly PagesElm[],
   prot: number,
   fixedIova: bigint | undefined,
+  /** Broken twin: leave the inserted areas behind on failure. */
+  skipRollback = false,
 ): Promise<bigint> {
   let length = 0n;
   for (const e of elms) length += e.length;
@@ -56,7 +58,7 @@ export async function ioptMapPages(
   try {
     await fillDomains(iopt, areas);
   } catch (err) {
-    for (const area of areas) iopt.areas.remove(area.node);
+    if (!skipRollback) for (const area of areas) iopt.areas.remove(area.node);
     throw err;
   }
   for (const area of areas) area.pages.areaUsers++;
@@ -74,7 +76,7 @@ async function fillDomains(iopt: IoPagetable, areas: readonly IoptArea[]): Promi
       area.domainPinned = true;
       pinned.push(area);
       for (const d of iopt.domains) {
-        mapArea(d, area);
+        mapArea(d, area, iopt.disableLargePages);
         done.push([area, d]);
       }
     }
@@ -88,8 +90,24 @@ async function fillDomains(iopt: IoPagetable, areas: readonly IoptArea[]): Promi
   }
 }
 
-export function mapArea(domain: PagingDomain, area: IoptArea): void {
-  for (const [iova, pa, size] of area.physRuns()) domain.map(iova, pa, size, area.prot);
+/**
+ * Maps an area's pinned pages into a domain. With large pages disabled (IOMMU_OPTION_HUGE_PAGES=0,
+ * VFIO type1) every call is at most one page (`batch_iommu_map_small`), so no IOPTE can span a
+ * later iopt_cut_iova.
+ */
+export function mapArea(domain: PagingDomain, area: IoptArea, small = false): void {
+  for (const [iova, pa, size] of area.physRuns()) {
+    if (!small) {
+      domain.map(iova, pa, size, area.prot);
+      continue;
+    }
+    for (let done = 0n; done < size; ) {
+      let n = PAGE_SIZE_N - ((iova + done) % PAGE_SIZE_N);
+      if (size - done < n) n = size - done;
+      domain.map(iova + done, pa + done, n, area.prot);
+      done += n;
+    }
+  }
 }
 
 /**
@@ -184,7 +202,7 @@ async function fillOneDomain(iopt: IoPagetable, domain: PagingDomain): Promise<v
         area.domainPinned = true;
         pinned.push(area);
       }
-      mapArea(domain, area);
+      mapArea(domain, area, iopt.disableLargePages);
       mapped.push(area);
     }
   } catch (err) {

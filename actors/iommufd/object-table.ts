@@ -21,6 +21,11 @@ export class ObjectTable {
     return n;
   }
 
+  /** `xa_empty()`: no live object, reserved ID or tombstone at all. */
+  get isEmpty(): boolean {
+    return this.#slots.size === 0;
+  }
+
   /** Reserves an ID for `obj` (invisible to lookups until `finalize`). */
   alloc<T extends IommufdObject>(obj: T): T {
     obj.id = this.reserveId();

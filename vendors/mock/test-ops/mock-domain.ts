@@ -30,7 +30,7 @@ export async function testMockDomain(ucmd: TestCmdUcmd, withFlags: boolean): Pro
   if (!bus) fail('ENOTTY', 'no mock bus');
   const sobj = ctx.objects.alloc(new SelftestDevice(bus.createDevice(flags), bus));
   ucmd.newObj = sobj;
-  const idev = iommufdDeviceBind(ctx, sobj.kdev);
+  const idev = iommufdDeviceBind(ctx, sobj.kdev, { selftestMock: true });
   sobj.idev = idev;
   const ptId = await iommufdDeviceAttach(idev, undefined, cmd.id);
   member.out_hwpt_id = ptId;
