@@ -1,6 +1,6 @@
 import type { AnyActorRef } from 'xstate';
-import type { DeviceRef } from '../vendors/driver.ts';
 import { DeviceAtc } from '../vendors/atc.ts';
+import type { DeviceRef } from '../vendors/driver.ts';
 import type { DmaFault } from '../vendors/hardware.ts';
 import type { Farm } from './farm.ts';
 import { fail } from './iommufd/errno.ts';
@@ -80,7 +80,7 @@ export class Device {
   }
 
   #execute(req: DmaRequestOptions): DmaResult {
-    const hw = this.kdev.iommu.hw;
+    const _hw = this.kdev.iommu.hw;
     const write = req.op === 'write';
     const runs: Array<[bigint, number]> = [];
     let iova = req.iova;
@@ -126,7 +126,13 @@ export class Device {
     const req = { rid: this.kdev.ref.rid, pasid, iova, write };
     if (this.atc) {
       const hit = this.atc.lookup(pasid, iova, write);
-      if (hit) return { ok: true as const, pa: hit.pa + (iova % hit.pageSize), pageSize: hit.pageSize, cached: true };
+      if (hit)
+        return {
+          ok: true as const,
+          pa: hit.pa + (iova % hit.pageSize),
+          pageSize: hit.pageSize,
+          cached: true,
+        };
       const t = hw.atsTranslate!(req);
       if (t?.ok) {
         const base = iova - (iova % t.pageSize);

@@ -4,11 +4,11 @@ import { farmMachine } from '../machines/farm.machine.ts';
 import { Host, type HostOptions } from './host.ts';
 import { fail } from './iommufd/errno.ts';
 import { SimClock } from './runtime/clock.ts';
+import { type FaultSwitches, noFaults } from './runtime/faults.ts';
 import { Rng } from './runtime/rng.ts';
 import { Scheduler } from './runtime/scheduler.ts';
 import { type FarmEvent, Tracer } from './runtime/trace.ts';
 import { xstateClock } from './xstate-clock.ts';
-import { type FaultSwitches, noFaults } from './runtime/faults.ts';
 
 export interface FarmOptions {
   /** Every random choice (fabric delivery order, vendor jitter) derives from it. Default 0. */

@@ -1,6 +1,5 @@
 import type { Observable } from 'rxjs';
 import type { IommufdCtx } from './iommufd/ctx.ts';
-import { ctxFileOpen, ctxFilePut } from './iommufd/ctx-file.ts';
 import { fail } from './iommufd/errno.ts';
 import { IOCTLS, type IoctlArg, type IoctlName } from './iommufd/ioctl-table.ts';
 import { iommufdFopsMmap } from './iommufd/viommu-mmap.ts';
@@ -17,14 +16,9 @@ export class IommufdFile implements OpenFile {
   /** Set by the vIOMMU module: resolves an mmap offset to the region it names. */
   mmapHandler: ((req: MmapRequest) => MmapBacking) | undefined;
   readonly readable$?: Observable<boolean>;
-  #closed: Promise<void> | undefined;
 
   constructor(readonly ctx: IommufdCtx) {
     this.mmapHandler = (req) => iommufdFopsMmap(ctx, req);
-    // Anon fds and mmaps keep the file open past close(fd), as their vm_file/ictx refs do.
-    ctxFileOpen(ctx, () => {
-      this.#closed = this.ctx.close();
-    });
   }
 
   mmap(req: MmapRequest): MmapBacking {
@@ -32,12 +26,13 @@ export class IommufdFile implements OpenFile {
     return this.mmapHandler(req);
   }
 
+  /** The fd's reference; anon fds and mmaps may keep the ctx open past it, as their vm_file/ictx refs do. */
   release(): void {
-    ctxFilePut(this.ctx);
+    void this.ctx.releaseFile();
   }
 
   get closed(): Promise<void> {
-    return this.#closed ?? Promise.resolve();
+    return this.ctx.whenClosed;
   }
 }
 

@@ -11,7 +11,11 @@ export interface Measurement {
  * Runs `op` in batches until `minMs` have passed (after a warm-up), so JIT tiers settle.
  * Wall time is fine here: benchmarks measure the simulator, not simulated time.
  */
-export async function measure(name: string, op: () => unknown, opts: { minMs?: number; batch?: number } = {}) {
+export async function measure(
+  name: string,
+  op: () => unknown,
+  opts: { minMs?: number; batch?: number } = {},
+) {
   const minMs = opts.minMs ?? 1000;
   const batch = opts.batch ?? 100;
   for (let i = 0; i < batch; i++) await op();
@@ -30,7 +34,9 @@ export async function measure(name: string, op: () => unknown, opts: { minMs?: n
 /** Prints rows as `name  ops/s  ns/op  ×baseline` (ratio = baseline ops/s ÷ this ops/s). */
 export function report(title: string, baseline: Measurement, rows: Measurement[]): void {
   console.log(`\n${title}`);
-  console.log(`  ${'case'.padEnd(44)} ${'ops/s'.padStart(12)} ${'ns/op'.padStart(10)} ${'× baseline'.padStart(11)}`);
+  console.log(
+    `  ${'case'.padEnd(44)} ${'ops/s'.padStart(12)} ${'ns/op'.padStart(10)} ${'× baseline'.padStart(11)}`,
+  );
   for (const m of [baseline, ...rows]) {
     const ratio = baseline.opsPerSec / m.opsPerSec;
     console.log(

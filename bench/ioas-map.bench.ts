@@ -3,10 +3,16 @@
  * cost logarithmic. The live areas are placed through the engine directly (building 1M by
  * ioctl would only measure the build); the measured operations go through the full ioctl path.
  */
-import { IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE, createFarm } from '../index.ts';
+
 import type { Ioas } from '../actors/iommufd/ioas.ts';
 import { ioptMapPages } from '../actors/iommufd/iopt-map.ts';
 import { IoptPages } from '../actors/iommufd/pages.ts';
+import {
+  createFarm,
+  IOMMU_IOAS_MAP_FIXED_IOVA,
+  IOMMU_IOAS_MAP_READABLE,
+  IOMMU_IOAS_MAP_WRITEABLE,
+} from '../index.ts';
 import { measure, report } from './harness.ts';
 
 const PAGE = 4096n;
@@ -29,7 +35,13 @@ async function liveAreas(count: number) {
   let k = 0;
   const op = async () => {
     const iova = base + BigInt(k++ % count) * 2n * PAGE + PAGE;
-    await fd.ioctl('IOMMU_IOAS_MAP', { flags: RW | IOMMU_IOAS_MAP_FIXED_IOVA, ioas_id: out_ioas_id, user_va: buf, length: PAGE, iova });
+    await fd.ioctl('IOMMU_IOAS_MAP', {
+      flags: RW | IOMMU_IOAS_MAP_FIXED_IOVA,
+      ioas_id: out_ioas_id,
+      user_va: buf,
+      length: PAGE,
+      iova,
+    });
     await fd.ioctl('IOMMU_IOAS_UNMAP', { ioas_id: out_ioas_id, iova, length: PAGE });
   };
   return op;
@@ -38,16 +50,25 @@ async function liveAreas(count: number) {
 export async function benchIoasMap(): Promise<void> {
   const m = new Map<number, number>();
   let i = 0;
-  const baseline = await measure('baseline: Map.set + Map.delete', () => {
-    m.set(i, i);
-    m.delete(i++);
-  }, { batch: 1000 });
+  const baseline = await measure(
+    'baseline: Map.set + Map.delete',
+    () => {
+      m.set(i, i);
+      m.delete(i++);
+    },
+    { batch: 1000 },
+  );
   const rows = [];
-  for (const count of (process.env.BENCH_SIZES ?? "1000,1000000").split(",").map(Number)) {
+  for (const count of (process.env.BENCH_SIZES ?? '1000,1000000').split(',').map(Number)) {
     const op = await liveAreas(count);
-    rows.push(await measure(`IOAS_MAP+UNMAP, ${count.toLocaleString('en-US')} live areas`, op, { minMs: 2000 }));
+    rows.push(
+      await measure(`IOAS_MAP+UNMAP, ${count.toLocaleString('en-US')} live areas`, op, { minMs: 2000 }),
+    );
   }
   report('IOAS_MAP + IOAS_UNMAP (typed ioctls, FIXED_IOVA, no domain)', baseline, rows);
   const [small, large] = rows;
-  if (small && large) console.log(`  1k → 1M live areas: ${(small.opsPerSec / large.opsPerSec).toFixed(2)}× slower (log2 ratio of sizes: ${(Math.log2(1e6) / Math.log2(1e3)).toFixed(1)})`);
+  if (small && large)
+    console.log(
+      `  1k → 1M live areas: ${(small.opsPerSec / large.opsPerSec).toFixed(2)}× slower (log2 ratio of sizes: ${(Math.log2(1e6) / Math.log2(1e3)).toFixed(1)})`,
+    );
 }

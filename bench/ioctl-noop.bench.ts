@@ -9,7 +9,10 @@ export async function benchIoctlNoop(): Promise<void> {
   const fd = proc.openIommufd();
   const layout = IOCTLS.IOMMU_OPTION.layout;
   const va = proc.mmap(4096);
-  proc.write(va, layout.encode({ size: layout.sizeof, option_id: IOMMU_OPTION_RLIMIT_MODE, op: IOMMU_OPTION_OP_GET }));
+  proc.write(
+    va,
+    layout.encode({ size: layout.sizeof, option_id: IOMMU_OPTION_RLIMIT_MODE, op: IOMMU_OPTION_OP_GET }),
+  );
   const empty = async () => 0;
   const baseline = await measure('baseline: await of an empty async function', empty, { batch: 1000 });
   const raw = await measure('ioctlRaw(IOMMU_OPTION, va)', () => fd.ioctlRaw(IOCTLS.IOMMU_OPTION.cmd, va));

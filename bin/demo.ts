@@ -43,7 +43,9 @@ const { iova } = (await iommufd.ioctl('IOMMU_IOAS_MAP', {
   user_va: buffer,
   length,
 })) as { iova: bigint };
-console.log(`  user VA ${hex(buffer)} → IOVA ${hex(iova)} (${length / 1024n} KiB), pinned pages: ${vmm.mm.counters.pinnedPages}`);
+console.log(
+  `  user VA ${hex(buffer)} → IOVA ${hex(iova)} (${length / 1024n} KiB), pinned pages: ${vmm.mm.counters.pinnedPages}`,
+);
 
 step('nic0 reads it by DMA');
 const read = await nic.dma({ op: 'read', iova, length: message.length });
@@ -52,7 +54,9 @@ console.log(read.ok ? `  ok: "${new TextDecoder().decode(read.data)}"` : `  faul
 step('nic0 writes a reply by DMA; the VMM sees it in its own memory');
 const reply = new TextEncoder().encode('ack from nic0');
 await nic.dma({ op: 'write', iova: iova + 4096n, length: reply.length, data: reply });
-console.log(`  VMM reads at ${hex(buffer + 4096n)}: "${new TextDecoder().decode(vmm.read(buffer + 4096n, reply.length))}"`);
+console.log(
+  `  VMM reads at ${hex(buffer + 4096n)}: "${new TextDecoder().decode(vmm.read(buffer + 4096n, reply.length))}"`,
+);
 
 step('The VMM unmaps the range; the same DMA is now refused by the IOMMU');
 const { length: unmapped } = (await iommufd.ioctl('IOMMU_IOAS_UNMAP', { ioas_id: ioas, iova, length })) as {
@@ -60,7 +64,11 @@ const { length: unmapped } = (await iommufd.ioctl('IOMMU_IOAS_UNMAP', { ioas_id:
 };
 const refused = await nic.dma({ op: 'read', iova, length: message.length });
 console.log(`  unmapped ${unmapped / 1024n} KiB; pinned pages now ${vmm.mm.counters.pinnedPages}`);
-console.log(refused.ok ? '  DMA unexpectedly succeeded!' : `  DMA refused: ${refused.fault.reason} at IOVA ${hex(refused.fault.iova)}`);
+console.log(
+  refused.ok
+    ? '  DMA unexpectedly succeeded!'
+    : `  DMA refused: ${refused.fault.reason} at IOVA ${hex(refused.fault.iova)}`,
+);
 
 step('A second process cannot take the device: its group is owned by the VMM');
 const intruder = host.spawnProcess({ name: 'intruder' });
@@ -78,7 +86,8 @@ await iommufd.close();
 console.log(`  pinned pages ${vmm.mm.counters.pinnedPages}, memlock charge ${vmm.user.lockedPages} pages`);
 
 step('Actors and their states');
-for (const a of farm.actors()) console.log(`  ${a.id.padEnd(12)} ${a.machine.padEnd(8)} ${JSON.stringify(a.state)}`);
+for (const a of farm.actors())
+  console.log(`  ${a.id.padEnd(12)} ${a.machine.padEnd(8)} ${JSON.stringify(a.state)}`);
 
 step(`Trace: ${trace.length} events over ${farm.now} ns of virtual time; the last few:`);
 for (const e of trace.slice(-6)) {

@@ -53,7 +53,13 @@ export const cmdqMachine = setup({
   },
 }).createMachine({
   id: 'cmdq',
-  context: ({ input }) => ({ name: input.name, consumed: 0, barriers: 0, error: undefined, errorIndex: undefined }),
+  context: ({ input }) => ({
+    name: input.name,
+    consumed: 0,
+    barriers: 0,
+    error: undefined,
+    errorIndex: undefined,
+  }),
   initial: 'disabled',
   states: {
     disabled: { on: { ENABLE: 'idle' } },

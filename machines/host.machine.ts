@@ -23,7 +23,11 @@ export const hostMachine = setup({
       on: {
         SPAWN: {
           actions: enqueueActions(({ enqueue, event }) => {
-            enqueue.spawnChild(event.src as MachineName, { id: event.id, systemId: event.id, input: event.input as never });
+            enqueue.spawnChild(event.src as MachineName, {
+              id: event.id,
+              systemId: event.id,
+              input: event.input as never,
+            });
           }),
         },
         STOP: {

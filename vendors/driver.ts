@@ -141,6 +141,8 @@ export interface HwQueueRef {
   readonly index: number;
   readonly basePa: bigint;
   readonly length: bigint;
+  /** Where the queue is in the nesting parent's IOVA space (`hw_queue->base_addr`). */
+  readonly nestingParentIova: bigint;
 }
 
 /** A driver's vIOMMU instance (`iommufd_viommu_ops`). */

@@ -1,13 +1,13 @@
+import type { AnyActorLogic, AnyActorRef } from 'xstate';
 import { fail } from '../actors/iommufd/errno.ts';
 import type { IommuInstance } from '../actors/kernel/iommu-core.ts';
 import type { PhysMemory } from '../actors/mem/phys-memory.ts';
-import type { Scheduler } from '../actors/runtime/scheduler.ts';
 import type { FaultSwitches } from '../actors/runtime/faults.ts';
+import type { Scheduler } from '../actors/runtime/scheduler.ts';
 import type { Tracer } from '../actors/runtime/trace.ts';
-import type { AnyActorLogic, AnyActorRef } from 'xstate';
-import type { VendorName } from './driver.ts';
 import { createAmdViIommu } from './amd-vi/index.ts';
 import { createSmmuv3Iommu } from './arm-smmuv3/index.ts';
+import type { VendorName } from './driver.ts';
 import { createVtdIommu } from './intel-vtd/index.ts';
 import { createMockIommu } from './mock/index.ts';
 
@@ -40,7 +40,7 @@ const FACTORIES: Partial<Record<VendorName, VendorFactory>> = {
 };
 
 /** Vendors whose factory is complete; the others still throw ENODEV. */
-const READY = new Set<VendorName>(['mock']);
+const READY = new Set<VendorName>(['mock', 'intel-vtd', 'arm-smmuv3', 'amd-vi']);
 
 export const VENDORS: readonly VendorName[] = ['mock', 'intel-vtd', 'arm-smmuv3', 'amd-vi', 'power-tce'];
 

@@ -1,8 +1,8 @@
 import { PAGE_SIZE_N } from '../mem/page.ts';
 import type { IommufdCtx } from './ctx.ts';
 import { fail } from './errno.ts';
-import type { Ioas } from './ioas.ts';
 import { hex, type IoptAccess, ULONG_MAX } from './io-pagetable.ts';
+import type { Ioas } from './ioas.ts';
 import type { IoptArea } from './iopt-area.ts';
 import { IommufdObject } from './object.ts';
 

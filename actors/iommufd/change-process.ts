@@ -49,14 +49,12 @@ export function iommufdIoasChangeProcess(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_CHANGE_
 /** The caller's account in the same RLIMIT_MODE the pages were charged under. */
 function currentAccount(ctx: IommufdCtx, old: PinAccount): PinAccount {
   const { mm, user, memlockLimitPages, privileged } = ctx.env.process;
+  const faults = ctx.env.host.faults;
   // Under IOPT_PAGES_ACCOUNT_MM the locked counter is the mm's own.
   const mmMode = (old.counter as object) === old.pinned;
-  if (!mmMode) return { counter: user, limitPages: memlockLimitPages, pinned: mm.counters };
-  return {
-    counter: mm.counters,
-    limitPages: privileged ? undefined : memlockLimitPages,
-    pinned: mm.counters,
-  };
+  if (!mmMode) return { counter: user, limitPages: memlockLimitPages, pinned: mm.counters, faults };
+  const limitPages = privileged ? undefined : memlockLimitPages;
+  return { counter: mm.counters, limitPages, pinned: mm.counters, faults };
 }
 
 /** `charge_current`: the sum per destination counter, all or nothing. */

@@ -1,8 +1,8 @@
 import type { IommuGroup } from '../kernel/iommu-core.ts';
 import type { IommufdEnv } from './env.ts';
+import { IommufdError } from './errno.ts';
 import type { IommufdGroup } from './igroup.ts';
 import type { Ioas } from './ioas.ts';
-import { IommufdError } from './errno.ts';
 import { dispatchIoctl, ioctlName } from './ioctl.ts';
 import type { IommufdObject } from './object.ts';
 import { ObjectTable } from './object-table.ts';

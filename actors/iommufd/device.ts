@@ -58,7 +58,8 @@ export function iommufdDeviceBind(
   check(driver.capable(kdev.ref, 'CACHE_COHERENCY'), 'EINVAL', 'IOMMU cannot enforce cache coherency');
   // iommu_group_has_isolated_msi: every device of the group; the selftest's mock devices are exempt.
   const msiIsolated = kdev.group.devices.every((d) => d.msiIsolated);
-  if (!opts.selftestMock && !msiIsolated && !opts.allowUnsafeInterrupts) fail('EPERM', 'group lacks isolated MSI');
+  if (!opts.selftestMock && !msiIsolated && !opts.allowUnsafeInterrupts)
+    fail('EPERM', 'group lacks isolated MSI');
   ctx.env.host.core.claimDmaOwner(kdev, ctx, ctx.env.host.faults.skipGroupOwnershipCheck);
   const igroup = igroupFor(ctx, kdev.group);
   const idev = ctx.objects.alloc(new IommufdDevice(ctx, kdev, igroup));

@@ -2,8 +2,8 @@ import type { IommuCore, KernelDevice } from '../kernel/iommu-core.ts';
 import type { AddressSpace } from '../mem/address-space.ts';
 import type { FileTable } from '../mem/file-table.ts';
 import type { UserAccount } from '../mem/locked-vm.ts';
-import type { Scheduler } from '../runtime/scheduler.ts';
 import type { FaultSwitches } from '../runtime/faults.ts';
+import type { Scheduler } from '../runtime/scheduler.ts';
 import type { Tracer } from '../runtime/trace.ts';
 
 /** What the iommufd core needs of the process that opened /dev/iommu (`current`). */

@@ -106,7 +106,7 @@ export class Fault extends IommufdObject {
   /** read(): whole groups of 40-byte `iommu_hwpt_pgfault` messages. */
   read(count: number): Uint8Array {
     if (count % FAULT_SIZE) fail('ESPIPE', `read of ${count} bytes is not a multiple of ${FAULT_SIZE}`);
-    const out = new Uint8Array(count);
+    const groups: Array<[IopfGroup, number]> = [];
     let done = 0;
     while (this.#deliver.length > 0) {
       const group = this.#deliver[0]!;
@@ -118,14 +118,20 @@ export class Fault extends IommufdObject {
       this.#deliver.shift();
       const cookie = this.#allocCookie();
       this.#response.set(cookie, group);
-      for (const f of group.faults) {
-        const msg = { ...f, dev_id: group.devId, length: 0, cookie };
-        iommu_hwpt_pgfault.encodeInto(msg, out, done);
-        done += FAULT_SIZE;
-      }
+      groups.push([group, cookie]);
+      done += group.faults.length * FAULT_SIZE;
     }
     this.#sync();
-    return out.subarray(0, done);
+    // Sized by what was delivered, not by `count`, which userspace may make huge.
+    const out = new Uint8Array(done);
+    let off = 0;
+    for (const [group, cookie] of groups) {
+      for (const f of group.faults) {
+        iommu_hwpt_pgfault.encodeInto({ ...f, dev_id: group.devId, length: 0, cookie }, out, off);
+        off += FAULT_SIZE;
+      }
+    }
+    return out;
   }
 
   /** write(): `iommu_hwpt_page_response` records; stops at the first bad one (partial count if any). */

@@ -105,7 +105,7 @@ export class HwQueue extends IommufdObject {
  * IOMMU_HW_QUEUE_ALLOC: checks, then the queue object, the pinned memory, and the driver's
  * `hw_queue_init_phys` with the base physical address.
  */
-export async function iommufdHwQueueAlloc(ucmd: Ucmd<IoctlArg<'IOMMU_HW_QUEUE_ALLOC'>>): Promise<void> {
+export function iommufdHwQueueAlloc(ucmd: Ucmd<IoctlArg<'IOMMU_HW_QUEUE_ALLOC'>>): void {
   const { cmd, ctx } = ucmd;
   if (cmd.flags || cmd.type === IOMMU_HW_QUEUE_TYPE_DEFAULT) fail('EOPNOTSUPP', 'flags or type DEFAULT');
   if (!cmd.length) fail('EINVAL', 'zero length');

@@ -77,7 +77,8 @@ function reserveDeviceRegions(idev: IommufdDevice, paging: HwptPaging): void {
  * of the group, and the attaching device must be able to tag PASIDs at all (spec §2.21).
  */
 function checkMaxPasids(idev: IommufdDevice, pasid: number): void {
-  if (idev.kdev.iommu.driver.maxPasids(idev.dev) === 0) fail('EINVAL', `${idev.dev.name} has no PASID support`);
+  if (idev.kdev.iommu.driver.maxPasids(idev.dev) === 0)
+    fail('EINVAL', `${idev.dev.name} has no PASID support`);
   for (const kdev of idev.igroup.group.devices) {
     const max = kdev.iommu.driver.maxPasids(kdev.ref);
     if (max > 0 && pasid >= max) fail('EINVAL', `PASID ${pasid} >= max_pasids ${max} of ${kdev.name}`);
@@ -136,7 +137,7 @@ export async function hwptReplace(
 ): Promise<Hwpt | undefined> {
   const igroup = idev.igroup;
   const attach = igroup.pasidAttach.get(key(pasid));
-  if (!attach || !attach.devices.has(idev)) fail('EINVAL', `${idev.dev.name} is not attached`);
+  if (!attach?.devices.has(idev)) fail('EINVAL', `${idev.dev.name} is not attached`);
   const old = attach.hwpt;
   if (old === hwpt) return undefined;
   checkPasidCompat(igroup, hwpt, pasid);
@@ -174,7 +175,7 @@ export async function hwptReplace(
 export async function hwptDetach(idev: IommufdDevice, pasid: number | undefined): Promise<Hwpt | undefined> {
   const igroup = idev.igroup;
   const attach = igroup.pasidAttach.get(key(pasid));
-  if (!attach || !attach.devices.has(idev)) return undefined;
+  if (!attach?.devices.has(idev)) return undefined;
   const hwpt = attach.hwpt;
   attach.devices.delete(idev);
   if (attach.devices.size === 0) {

@@ -116,7 +116,13 @@ export async function iommufdIoasCopy(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_COPY'>>): 
   const elms = ioptGetPages(src.iopt, cmd.src_iova, cmd.length);
   const dst = ctx.objects.get<Ioas>(cmd.dst_ioas_id, 'IOAS');
   const fixed = cmd.flags & FIXED ? cmd.dst_iova : undefined;
-  cmd.dst_iova = await ioptMapPages(dst.iopt, elms, mapProt(cmd.flags), fixed, ctx.env.host.faults.skipMapRollback);
+  cmd.dst_iova = await ioptMapPages(
+    dst.iopt,
+    elms,
+    mapProt(cmd.flags),
+    fixed,
+    ctx.env.host.faults.skipMapRollback,
+  );
   ucmd.respond();
 }
 

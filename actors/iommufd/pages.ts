@@ -78,7 +78,8 @@ export class IoptPages {
   pin(first: number, last: number): void {
     let fresh = 0;
     for (let i = first; i <= last; i++) if (!this.#pins.has(i)) fresh++;
-    const charged = this.account.faults?.doubleAccountSharedPages && this.areaUsers > 1 ? last - first + 1 : fresh;
+    const charged =
+      this.account.faults?.doubleAccountSharedPages && this.areaUsers > 1 ? last - first + 1 : fresh;
     if (charged > 0) charge(this.account.counter, charged, this.account.limitPages);
     const pinnedRuns: Array<[number, bigint[]]> = [];
     try {

@@ -101,7 +101,7 @@ export class Veventq extends IommufdObject {
   /** read(): whole records, each an `iommufd_vevent_header` plus its payload. */
   read(count: number): Uint8Array {
     if (count < HEADER_SIZE) fail('EINVAL', `read of ${count} bytes is smaller than a header`);
-    const out = new Uint8Array(count);
+    const taken: Vevent[] = [];
     let done = 0;
     while (this.#deliver.length > 0) {
       const ev = this.#deliver[0]!;
@@ -110,14 +110,22 @@ export class Veventq extends IommufdObject {
         break;
       }
       this.#deliver.shift();
-      const flags = ev.lost ? IOMMU_VEVENTQ_FLAG_LOST_EVENTS : 0;
-      iommufd_vevent_header.encodeInto({ flags, sequence: ev.sequence }, out, done);
-      out.set(ev.data, done + HEADER_SIZE);
+      taken.push(ev);
       done += HEADER_SIZE + ev.data.length;
       if (!ev.lost) this.#numEvents--;
     }
     this.#sync();
-    return out.subarray(0, done);
+    // Sized by what was delivered, not by `count`, which userspace may make huge. A lost header
+    // read here keeps the sequence it had when it was queued.
+    const out = new Uint8Array(done);
+    let off = 0;
+    for (const ev of taken) {
+      const flags = ev.lost ? IOMMU_VEVENTQ_FLAG_LOST_EVENTS : 0;
+      iommufd_vevent_header.encodeInto({ flags, sequence: ev.sequence }, out, off);
+      out.set(ev.data, off + HEADER_SIZE);
+      off += HEADER_SIZE + ev.data.length;
+    }
+    return out;
   }
 
   poll(): number {

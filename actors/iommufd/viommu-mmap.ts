@@ -4,6 +4,7 @@ import { isAligned, PAGE_SIZE_N } from '../mem/page.ts';
 import type { IommufdCtx } from './ctx.ts';
 import { ctxFileGet, ctxFilePut } from './ctx-file.ts';
 import { fail } from './errno.ts';
+import { ULONG_MAX } from './io-pagetable.ts';
 import type { IommufdObject } from './object.ts';
 
 /** `struct iommufd_mmap`: a driver's MMIO (or memory) region userspace may mmap through /dev/iommu. */
@@ -14,8 +15,6 @@ interface MmapRegion {
   /** The object the VMA keeps alive (a vIOMMU). */
   readonly owner: IommufdObject;
 }
-
-const ULONG_MAX = (1n << 64n) - 1n;
 
 /** `ictx->mt_mmap`, per ctx, sorted by offset. */
 const TREES = new WeakMap<IommufdCtx, MmapRegion[]>();

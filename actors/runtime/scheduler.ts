@@ -88,7 +88,12 @@ export class Scheduler {
     const message = this.fabric.takeOne(this.clock.now);
     if (message) {
       if (this.tracer.on) {
-        this.tracer.emit({ type: 'fabric.deliver', t: this.clock.now, link: message.link, label: message.label });
+        this.tracer.emit({
+          type: 'fabric.deliver',
+          t: this.clock.now,
+          link: message.link,
+          label: message.label,
+        });
       }
       message.deliver();
       return true;

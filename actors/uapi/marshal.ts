@@ -23,8 +23,8 @@ type AnyLayout = StructLayout<object>;
  * place data and fill the struct's pointer and length fields; `after` reads results out.
  */
 export interface Marshal {
-  before?(fields: Fields, scratch: Scratch): void;
-  after?(fields: Fields, out: Fields, scratch: Scratch): void;
+  before?(fields: Fields, scratch: Scratch, state: Fields): void;
+  after?(fields: Fields, out: Fields, scratch: Scratch, state: Fields): void;
 }
 
 const HWPT_DATA: Record<number, AnyLayout> = {
@@ -56,6 +56,9 @@ function payloadBytes(value: unknown, layout: AnyLayout | undefined, what: strin
   return layout.encode(value as never);
 }
 
+/** 64 MiB of bitmap (a 2 TiB range of 4 KiB pages): the most a typed call allocates for the caller. */
+const MAX_BITMAP_BITS = 1n << 29n;
+
 const isPointerValue = (v: unknown) => typeof v === 'object' && v !== null;
 
 /** In-pointer payload with a length field: place it, default the length to its size. */
@@ -66,22 +69,22 @@ function payload(
   decodeBack = false,
 ): Marshal {
   return {
-    before(f, scratch) {
+    before(f, scratch, state) {
       const v = f[ptr];
       if (!isPointerValue(v)) return;
       const layout = layoutOf(f);
       const bytes = payloadBytes(v, layout, ptr);
       f[ptr] = scratch.place(bytes);
       if (f[len] === undefined) f[len] = bytes.length;
-      (f as { __payload?: [bigint, number, AnyLayout | undefined, boolean] }).__payload = [
+      (state as { payload?: [bigint, number, AnyLayout | undefined, boolean] }).payload = [
         f[ptr] as bigint,
         bytes.length,
         layout,
         !(v instanceof Uint8Array),
       ];
     },
-    after(f, out, scratch) {
-      const p = (f as { __payload?: [bigint, number, AnyLayout | undefined, boolean] }).__payload;
+    after(_f, out, scratch, state) {
+      const p = (state as { payload?: [bigint, number, AnyLayout | undefined, boolean] }).payload;
       if (!p || !decodeBack) return;
       const bytes = scratch.read(p[0], p[1]);
       out.data = p[2] && p[3] ? p[2].decode(bytes) : bytes;
@@ -91,7 +94,7 @@ function payload(
 
 export const MARSHAL: Record<string, Marshal> = {
   IOMMU_IOAS_ALLOW_IOVAS: {
-    before(f, scratch) {
+    before(f, scratch, _state) {
       const ranges = f.allowed_iovas;
       if (!Array.isArray(ranges)) return;
       const buf = new Uint8Array(ranges.length * 16);
@@ -105,14 +108,14 @@ export const MARSHAL: Record<string, Marshal> = {
     },
   },
   IOMMU_IOAS_IOVA_RANGES: {
-    before(f, scratch) {
+    before(f, scratch, state) {
       if (f.allowed_iovas !== undefined) return;
       const n = Number(f.num_iovas ?? 0);
       f.allowed_iovas = scratch.alloc(n * 16);
-      (f as { __ranges?: [bigint, number] }).__ranges = [f.allowed_iovas as bigint, n];
+      (state as { ranges?: [bigint, number] }).ranges = [f.allowed_iovas as bigint, n];
     },
-    after(f, out, scratch) {
-      const r = (f as { __ranges?: [bigint, number] }).__ranges;
+    after(_f, out, scratch, state) {
+      const r = (state as { ranges?: [bigint, number] }).ranges;
       if (!r) return;
       const n = Math.min(r[1], Number(out.num_iovas ?? 0));
       const dv = new DataView(scratch.read(r[0], Math.max(r[1] * 16, 1)).buffer);
@@ -125,18 +128,18 @@ export const MARSHAL: Record<string, Marshal> = {
   IOMMU_HWPT_ALLOC: payload('data_uptr', 'data_len', (f) => HWPT_DATA[Number(f.data_type ?? 0)]),
   IOMMU_VIOMMU_ALLOC: payload('data_uptr', 'data_len', (f) => VIOMMU_DATA[Number(f.type ?? 0)], true),
   IOMMU_GET_HW_INFO: {
-    before(f, scratch) {
+    before(f, scratch, state) {
       if (f.data_uptr !== undefined || !f.data_len) return;
       f.data_uptr = scratch.alloc(Number(f.data_len));
-      (f as { __info?: [bigint, number] }).__info = [f.data_uptr as bigint, Number(f.data_len)];
+      (state as { info?: [bigint, number] }).info = [f.data_uptr as bigint, Number(f.data_len)];
     },
-    after(f, out, scratch) {
-      const i = (f as { __info?: [bigint, number] }).__info;
+    after(_f, out, scratch, state) {
+      const i = (state as { info?: [bigint, number] }).info;
       if (i) out.data = scratch.read(i[0], i[1]);
     },
   },
   IOMMU_HWPT_INVALIDATE: {
-    before(f, scratch) {
+    before(f, scratch, _state) {
       const entries = f.data_uptr;
       if (!Array.isArray(entries)) return;
       const type = Number(f.data_type ?? 0);
@@ -149,24 +152,28 @@ export const MARSHAL: Record<string, Marshal> = {
       );
       const entryLen = Number(f.entry_len ?? encoded[0]?.length ?? 0);
       const buf = new Uint8Array(Math.max(entryLen * encoded.length, 1));
-      encoded.forEach((b, i) => buf.set(b.subarray(0, entryLen), i * entryLen));
+      encoded.forEach((b, i) => {
+        buf.set(b.subarray(0, entryLen), i * entryLen);
+      });
       f.data_uptr = scratch.place(buf);
       if (f.entry_len === undefined) f.entry_len = entryLen;
       if (f.entry_num === undefined) f.entry_num = entries.length;
     },
   },
   IOMMU_HWPT_GET_DIRTY_BITMAP: {
-    before(f, scratch) {
+    before(f, scratch, state) {
       if (f.data !== undefined) return;
       const pageSize = BigInt((f.page_size as bigint | undefined) ?? 0n);
       const length = BigInt((f.length as bigint | undefined) ?? 0n);
-      const bits = pageSize > 0n ? Number((length + pageSize - 1n) / pageSize) : 0;
-      const bytes = Math.ceil(bits / 64) * 8;
+      const bits = pageSize > 0n ? (length + pageSize - 1n) / pageSize : 0n;
+      // A bitmap too large to place stays NULL: the kernel then fails the copy with EFAULT.
+      if (bits > MAX_BITMAP_BITS) return;
+      const bytes = Math.ceil(Number(bits) / 64) * 8;
       f.data = scratch.alloc(bytes);
-      (f as { __bitmap?: [bigint, number] }).__bitmap = [f.data as bigint, bytes];
+      (state as { bitmap?: [bigint, number] }).bitmap = [f.data as bigint, bytes];
     },
-    after(f, out, scratch) {
-      const b = (f as { __bitmap?: [bigint, number] }).__bitmap;
+    after(_f, out, scratch, state) {
+      const b = (state as { bitmap?: [bigint, number] }).bitmap;
       if (b) out.bitmap = scratch.read(b[0], b[1]);
     },
   },

@@ -37,10 +37,11 @@ export async function typedIoctl(
   try {
     const f: Record<string, unknown> = { ...fields };
     const marshal = MARSHAL[name];
-    marshal?.before?.(f, scratch);
+    const state: Record<string, unknown> = {};
+    marshal?.before?.(f, scratch, state);
     const sizeField = layout.fields.some((x) => x.name === 'size') ? 'size' : 'argsz';
     const struct: Record<string, unknown> = { [sizeField]: layout.sizeof };
-    for (const [k, v] of Object.entries(f)) if (!k.startsWith('__') && v !== undefined) struct[k] = v;
+    for (const [k, v] of Object.entries(f)) if (v !== undefined) struct[k] = v;
     let bytes: Uint8Array;
     try {
       bytes = layout.encode(struct as never);
@@ -64,7 +65,7 @@ export async function typedIoctl(
       throw err;
     }
     const out = outputs(name, layout.decode(scratch.read(va, layout.sizeof)));
-    marshal?.after?.(f, out, scratch);
+    marshal?.after?.(f, out, scratch, state);
     if (ret !== 0) out.ret = ret;
     return out;
   } finally {

@@ -17,7 +17,21 @@ const U64 = (1n << 64n) - 1n;
 
 /** Values that sit on the edges the kernel checks: zero, apertures, alignment boundaries, 2^64-1. */
 const edgyU64 = fc.oneof(
-  fc.constantFrom(0n, 1n, 0x800n, 0x1000n, 0x10000n, A, A - 0x800n, L, L + 1n, 1n << 31n, 1n << 63n, U64, U64 - 1n),
+  fc.constantFrom(
+    0n,
+    1n,
+    0x800n,
+    0x1000n,
+    0x10000n,
+    A,
+    A - 0x800n,
+    L,
+    L + 1n,
+    1n << 31n,
+    1n << 63n,
+    U64,
+    U64 - 1n,
+  ),
   fc.bigInt({ min: 0n, max: U64 }),
   fc.bigInt({ min: 0n, max: 0x1000n }).map((n) => A + n * 0x800n),
 );
@@ -37,11 +51,15 @@ function fieldsFor(name: IoctlName): fc.Arbitrary<Record<string, unknown>> {
     if (typeof f.type === 'object') {
       if ('array' in f.type) {
         const el = f.type.array === 'u64' ? edgyU64 : f.type.array === 'u8' ? edgyU8 : edgyU32;
-        record[f.name] = fc.array(el as fc.Arbitrary<unknown>, { minLength: f.type.length, maxLength: f.type.length });
+        record[f.name] = fc.array(el as fc.Arbitrary<unknown>, {
+          minLength: f.type.length,
+          maxLength: f.type.length,
+        });
       }
       continue;
     }
-    record[f.name] = f.type === 'u64' ? edgyU64 : f.type === 'u16' ? edgyU16 : f.type === 'u8' ? edgyU8 : edgyU32;
+    record[f.name] =
+      f.type === 'u64' ? edgyU64 : f.type === 'u16' ? edgyU16 : f.type === 'u8' ? edgyU8 : edgyU32;
   }
   return fc.record(record, { requiredKeys: [] });
 }
@@ -84,9 +102,21 @@ function allowedChange(call: Call, before: CtxSnapshot, after: CtxSnapshot): boo
 }
 
 describe('bad input never throws anything but IommufdError and never changes state on failure', () => {
-  test.prop([fc.array(fc.oneof({ weight: 5, arbitrary: typedCall }, { weight: 3, arbitrary: testCall }, { weight: 2, arbitrary: rawCall }), { minLength: 1, maxLength: 12 })], {
-    numRuns: Number(process.env.FUZZ_RUNS ?? 60),
-  })('random ioctls on one ctx', async (calls) => {
+  test.prop(
+    [
+      fc.array(
+        fc.oneof(
+          { weight: 5, arbitrary: typedCall },
+          { weight: 3, arbitrary: testCall },
+          { weight: 2, arbitrary: rawCall },
+        ),
+        { minLength: 1, maxLength: 12 },
+      ),
+    ],
+    {
+      numRuns: Number(process.env.FUZZ_RUNS ?? 60),
+    },
+  )('random ioctls on one ctx', async (calls) => {
     const fx = await ioasFixture({ mockDomains: 1 });
     await ioasMap(fx.fd, fx.ioasId, fx.buffer, 16n * 4096n);
     const ctx = fx.fd.ctx;
@@ -103,7 +133,9 @@ describe('bad input never throws anything but IommufdError and never changes sta
           dv.setUint32(4, call.op, true);
           dv.setUint32(8, call.id, true);
           dv.setUint32(12, call.reserved, true);
-          call.words.forEach((w, i) => dv.setUint32(16 + 4 * i, w, true));
+          call.words.forEach((w, i) => {
+            dv.setUint32(16 + 4 * i, w, true);
+          });
           fx.proc.write(scratch, bytes);
           await fx.fd.ioctlRaw(IOCTLS.IOMMU_TEST_CMD.cmd, scratch);
         } else {
@@ -116,7 +148,8 @@ describe('bad input never throws anything but IommufdError and never changes sta
       } catch (err) {
         if (!IommufdError.is(err)) throw err;
         const after = snapshotCtx(ctx, fx.proc);
-        if (!allowedChange(call, before, after)) expect(after, `${JSON.stringify(call, big)} → ${err.message}`).toEqual(before);
+        if (!allowedChange(call, before, after))
+          expect(after, `${JSON.stringify(call, big)} → ${err.message}`).toEqual(before);
       }
     }
     for (const fd of fx.proc.files.fds()) fx.proc.close(fd);

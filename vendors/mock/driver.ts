@@ -60,6 +60,8 @@ export class MockDriver implements IommuDriver {
   constructor(
     readonly instance: string,
     readonly hw: MockHardware,
+    /** The farm's broken-twin switches (`skipPteClear`); none when built standalone. */
+    readonly faults?: { readonly skipPteClear: boolean },
   ) {
     this.blockedDomain = {
       kind: 'blocked',

@@ -42,7 +42,7 @@ export class MockHardware implements IommuHardware {
 
   translate(req: DmaRequest): TranslateResult {
     const domain = this.domainOf(req.rid, req.pasid) as (Domain & Partial<MockTranslating>) | undefined;
-    if (!domain || !domain.lookup) return { ok: false, fault: this.#fault(req, 'blocked') };
+    if (!domain?.lookup) return { ok: false, fault: this.#fault(req, 'blocked') };
     const hit = domain.lookup(req.iova, req.write);
     if (typeof hit === 'string') return { ok: false, fault: this.#fault(req, hit) };
     return { ok: true, pa: hit.pa, pageSize: hit.pageSize, cached: false };

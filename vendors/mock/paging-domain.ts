@@ -67,6 +67,8 @@ export class MockPagingDomain implements PagingDomain, MockTranslating {
   }
 
   async unmap(iova: bigint, size: bigint): Promise<void> {
+    // Broken twin: the IOPTEs stay, the mock's stand-in for a skipped IOTLB invalidation.
+    if (this.driver.faults?.skipPteClear) return;
     const end = iova + size;
     let at = iova;
     while (at < end) {

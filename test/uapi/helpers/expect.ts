@@ -12,7 +12,10 @@ export async function expectOk<T>(call: Promise<T> | (() => T | Promise<T>)): Pr
 }
 
 /** The selftest's `EXPECT_ERRNO(E, ...)`: the call fails with exactly `errno`; returns the error. */
-export async function expectErrno(errno: Errno, call: Promise<unknown> | (() => unknown)): Promise<IommufdError> {
+export async function expectErrno(
+  errno: Errno,
+  call: Promise<unknown> | (() => unknown),
+): Promise<IommufdError> {
   try {
     await (typeof call === 'function' ? call() : call);
   } catch (err) {

@@ -29,7 +29,9 @@ export interface Selftest {
   readonly buffer: bigint;
 }
 
-export function openSelftest(opts: { seed?: number; bufferSize?: bigint; memlockLimit?: bigint } = {}): Selftest {
+export function openSelftest(
+  opts: { seed?: number; bufferSize?: bigint; memlockLimit?: bigint } = {},
+): Selftest {
   const farm = createFarm({ seed: opts.seed ?? 1 });
   const host = farm.addHost({ name: 'h0', selftest: true });
   const proc = host.spawnProcess({
@@ -73,15 +75,21 @@ export interface IoasFixture extends Selftest {
   readonly baseIova: bigint;
 }
 
-export async function ioasFixture(variant: { mockDomains: number; memoryLimit?: number; seed?: number }): Promise<IoasFixture> {
+export async function ioasFixture(variant: {
+  mockDomains: number;
+  memoryLimit?: number;
+  seed?: number;
+}): Promise<IoasFixture> {
   const st = openSelftest(variant.seed === undefined ? {} : { seed: variant.seed });
   const { out_ioas_id } = await st.fd.ioctl('IOMMU_IOAS_ALLOC', {});
   const ioasId = out_ioas_id as number;
-  await st.fd.ioctl('IOMMU_TEST_CMD', {
-    op: IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT,
-    id: ioasId,
-    memory_limit: { limit: variant.memoryLimit ?? 65536 },
-  }).catch(() => undefined);
+  await st.fd
+    .ioctl('IOMMU_TEST_CMD', {
+      op: IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT,
+      id: ioasId,
+      memory_limit: { limit: variant.memoryLimit ?? 65536 },
+    })
+    .catch(() => undefined);
   const domains: MockDomain[] = [];
   for (let i = 0; i < variant.mockDomains; i++) domains.push(await mockDomain(st.fd, ioasId));
   return { ...st, ioasId, domains, baseIova: variant.mockDomains > 0 ? BigInt(MOCK_APERTURE_START) : 0n };
@@ -114,6 +122,7 @@ export async function ioasUnmap(fd: Iommufd, ioasId: number, iova: bigint, lengt
 /** Teardown check of every fixture: after close nothing stays pinned or charged. */
 export async function closeAndCheck(st: Selftest): Promise<void> {
   await st.fd.close();
-  if (st.proc.mm.counters.pinnedPages !== 0n) throw new Error(`${st.proc.mm.counters.pinnedPages} pages still pinned`);
+  if (st.proc.mm.counters.pinnedPages !== 0n)
+    throw new Error(`${st.proc.mm.counters.pinnedPages} pages still pinned`);
   if (st.proc.user.lockedPages !== 0n) throw new Error(`${st.proc.user.lockedPages} pages still charged`);
 }

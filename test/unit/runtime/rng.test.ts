@@ -4,7 +4,14 @@ import { Rng } from '../../../actors/runtime/rng.ts';
 
 describe('Rng', () => {
   test('the same seed gives the same sequence, another seed another', () => {
-    const draw = (seed: number) => Array.from({ length: 8 }, ((r) => () => r.nextU32())(new Rng(seed)));
+    const draw = (seed: number) =>
+      Array.from(
+        { length: 8 },
+        (
+          (r) => () =>
+            r.nextU32()
+        )(new Rng(seed)),
+      );
     expect(draw(42)).toEqual(draw(42));
     expect(draw(42)).not.toEqual(draw(43));
   });
