@@ -70,6 +70,7 @@ export class Host {
   readonly #users = new Map<number, UserAccount>();
   readonly #processes = new Map<string, Process>();
   #nextPid = 100;
+  #nextCtx = 1;
   #nextBus = 1;
 
   constructor(
@@ -87,6 +88,7 @@ export class Host {
       scheduler: farm.scheduler,
       tracer: farm.tracer,
       faults: farm.faults,
+      nextCtxId: () => this.#nextCtx++,
       ...(this.selftest ? { mockBus: this.#mockBus() } : {}),
     };
     if (this.selftest) this.addIommu({ name: MOCK_IOMMU, vendor: 'mock' });

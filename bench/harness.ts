@@ -18,12 +18,21 @@ export async function measure(
 ) {
   const minMs = opts.minMs ?? 1000;
   const batch = opts.batch ?? 100;
-  for (let i = 0; i < batch; i++) await op();
+  // Synchronous operations are timed without an await per call (it would dominate them).
+  const sync = !isThenable(op());
+  const runBatch = sync
+    ? () => {
+        for (let i = 0; i < batch; i++) op();
+      }
+    : async () => {
+        for (let i = 0; i < batch; i++) await op();
+      };
+  await runBatch();
   let n = 0;
   const start = performance.now();
   let elapsed = 0;
   while (elapsed < minMs) {
-    for (let i = 0; i < batch; i++) await op();
+    await runBatch();
     n += batch;
     elapsed = performance.now() - start;
   }
@@ -43,4 +52,8 @@ export function report(title: string, baseline: Measurement, rows: Measurement[]
       `  ${m.name.padEnd(44)} ${Math.round(m.opsPerSec).toLocaleString('en-US').padStart(12)} ${m.nsPerOp.toFixed(0).padStart(10)} ${ratio.toFixed(1).padStart(11)}`,
     );
   }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }

@@ -1,10 +1,14 @@
 /** `npm run bench [name…]`: runs the benchmarks (all by default) and prints ratio tables. */
+import { benchCmdq } from './cmdq.bench.ts';
 import { benchIoasMap } from './ioas-map.bench.ts';
 import { benchIoctlNoop } from './ioctl-noop.bench.ts';
+import { benchTranslate } from './translate.bench.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   'ioctl-noop': benchIoctlNoop,
   'ioas-map': benchIoasMap,
+  translate: benchTranslate,
+  cmdq: benchCmdq,
 };
 
 const wanted = process.argv.slice(2);

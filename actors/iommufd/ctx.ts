@@ -11,8 +11,6 @@ import type { PinAccount } from './pages.ts';
 /** IOMMU_OPTION_RLIMIT_MODE: charge pins to the user (0) or to the mm (1). */
 export type AccountMode = 'user' | 'mm';
 
-let nextCtxId = 1;
-
 /**
  * `struct iommufd_ctx`: one open of /dev/iommu. ioctls on one ctx run one at a time, which is
  * one of the interleavings the kernel's locks allow; DMA and hardware run concurrently.
@@ -36,7 +34,7 @@ export class IommufdCtx {
     readonly env: IommufdEnv,
     opts: { vfioCompat?: boolean } = {},
   ) {
-    this.id = nextCtxId++;
+    this.id = env.host.nextCtxId();
     // /dev/vfio/vfio opened as iommufd keeps VFIO's per-mm accounting.
     this.accountMode = opts.vfioCompat ? 'mm' : 'user';
   }

@@ -28,6 +28,8 @@ export interface HostEnv {
   readonly scheduler: Scheduler;
   readonly tracer: Tracer;
   readonly faults: FaultSwitches;
+  /** Numbers iommufd_ctx instances of this host (for traces), so a seeded run replays exactly. */
+  nextCtxId(): number;
   /** CONFIG_IOMMUFD_TEST's mock bus: creates and removes mock devices on the mock IOMMU. */
   readonly mockBus?: MockBus;
 }

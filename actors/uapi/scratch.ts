@@ -1,19 +1,37 @@
 import type { AddressSpace } from '../mem/address-space.ts';
 
+const BLOCK = 64 * 1024;
+
 /**
- * User memory for one typed call: the structs and arrays a C program would have on its stack,
- * placed in the process's address space so the kernel reads them exactly as it reads a raw call.
+ * User memory a typed call borrows: the structs and arrays a C program would have on its
+ * stack. Blocks are mmapped once per process and reused (an mmap per call would dominate the
+ * cost of a cheap ioctl); a request larger than a block gets its own mapping.
  */
+class ScratchPool {
+  readonly free: bigint[] = [];
+  constructor(readonly mm: AddressSpace) {}
+}
+
+const pools = new WeakMap<AddressSpace, ScratchPool>();
+
 export class Scratch {
-  readonly #blocks: Array<[bigint, number]> = [];
+  readonly #pool: ScratchPool;
+  #block: bigint | undefined;
+  #used = 0;
+  readonly #big: Array<[bigint, number]> = [];
 
-  constructor(private readonly mm: AddressSpace) {}
+  constructor(private readonly mm: AddressSpace) {
+    let pool = pools.get(mm);
+    if (!pool) {
+      pool = new ScratchPool(mm);
+      pools.set(mm, pool);
+    }
+    this.#pool = pool;
+  }
 
-  /** Copies `bytes` into fresh user memory and returns its VA. */
+  /** Copies `bytes` into user memory and returns its VA (8-byte aligned, as C structs are). */
   place(bytes: Uint8Array): bigint {
-    const length = Math.max(bytes.length, 1);
-    const va = this.mm.mmap(length);
-    this.#blocks.push([va, length]);
+    const va = this.#reserve(Math.max(bytes.length, 1));
     if (bytes.length > 0) this.mm.write(va, bytes);
     return va;
   }
@@ -28,7 +46,26 @@ export class Scratch {
   }
 
   release(): void {
-    for (const [va, length] of this.#blocks) this.mm.munmap(va, length);
-    this.#blocks.length = 0;
+    if (this.#block !== undefined) this.#pool.free.push(this.#block);
+    this.#block = undefined;
+    for (const [va, length] of this.#big) this.mm.munmap(va, length);
+    this.#big.length = 0;
+  }
+
+  #reserve(length: number): bigint {
+    if (length > BLOCK / 2) {
+      const va = this.mm.mmap(length);
+      this.#big.push([va, length]);
+      return va;
+    }
+    const size = (length + 7) & ~7;
+    if (this.#block === undefined || this.#used + size > BLOCK) {
+      if (this.#block !== undefined) this.#big.push([this.#block, BLOCK]);
+      this.#block = this.#pool.free.pop() ?? this.mm.mmap(BLOCK);
+      this.#used = 0;
+    }
+    const va = this.#block + BigInt(this.#used);
+    this.#used += size;
+    return va;
   }
 }

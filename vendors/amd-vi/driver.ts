@@ -58,7 +58,8 @@ const EVENT_KEEP = 4096;
 export class AmdViDriver implements IommuDriver {
   readonly vendor = 'amd-vi' as const;
   readonly blockedDomain: Domain;
-  readonly faults: AmdViFaults = {};
+  /** Broken-twin switches (each also follows the farm-wide switch of the same name). */
+  faults: AmdViFaults = {};
   /** Decoded event log entries, as the kernel log would print them (latest EVENT_KEEP). */
   readonly events: Array<AmdEvent & { name: string }> = [];
   /** Flush failures the kernel would WARN about (completion-wait or command-buffer timeouts). */

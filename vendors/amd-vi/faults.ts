@@ -16,3 +16,50 @@ export interface AmdViFaults {
   /** Leave out INVALIDATE_DEVTAB_ENTRY after writing a DTE (the DTE cache keeps the old one). */
   skipDteInvalidation?: boolean;
 }
+
+/**
+ * The driver's switches, each also on when the farm-wide switch of the same bug is: property
+ * suites flip `farm.faults`, unit tests may flip the driver's own.
+ */
+export function withFarmFaults(
+  local: AmdViFaults,
+  farm: {
+    readonly skipIotlbInvalidation: boolean;
+    readonly skipAtcInvalidation: boolean;
+    readonly skipSync: boolean;
+    readonly wrongInvalidationTag: boolean;
+  },
+): AmdViFaults {
+  return {
+    get skipIotlbInvalidation() {
+      return local.skipIotlbInvalidation || farm.skipIotlbInvalidation;
+    },
+    set skipIotlbInvalidation(v) {
+      local.skipIotlbInvalidation = v;
+    },
+    get skipAtcInvalidation() {
+      return local.skipAtcInvalidation || farm.skipAtcInvalidation;
+    },
+    set skipAtcInvalidation(v) {
+      local.skipAtcInvalidation = v;
+    },
+    get skipSync() {
+      return local.skipSync || farm.skipSync;
+    },
+    set skipSync(v) {
+      local.skipSync = v;
+    },
+    get wrongTag() {
+      return local.wrongTag || farm.wrongInvalidationTag;
+    },
+    set wrongTag(v) {
+      local.wrongTag = v;
+    },
+    get skipDteInvalidation() {
+      return local.skipDteInvalidation;
+    },
+    set skipDteInvalidation(v) {
+      local.skipDteInvalidation = v;
+    },
+  };
+}

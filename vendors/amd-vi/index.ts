@@ -4,6 +4,7 @@ import type { VendorContext } from '../registry.ts';
 import { bootIommu } from './boot.ts';
 import { buildInvAll, buildInvDte } from './commands.ts';
 import { AmdViDriver } from './driver.ts';
+import { withFarmFaults } from './faults.ts';
 import { AmdViHardware } from './hardware.ts';
 import { IrqThread } from './irq.ts';
 import { resolveOptions } from './options.ts';
@@ -52,6 +53,7 @@ export function createAmdViIommu(ctx: VendorContext): IommuInstance {
     npCache: o.npCache,
     iotlbSup: o.ats,
   });
+  driver.faults = withFarmFaults({}, ctx.faults);
   driver.irq = new IrqThread(hw, ctx.phys, layout.eventLog, layout.pprLog, layout.logBytes, {
     event: (e) => driver.onEvent(e),
     ppr: (p) => driver.onPpr(p),
