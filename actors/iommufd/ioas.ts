@@ -7,7 +7,7 @@ import { IoPagetable, ULONG_MAX } from './io-pagetable.ts';
 import type { IoctlArg } from './ioctl-table.ts';
 import { ioptGetPages, ioptMapPages, ioptUnmapRange, type PagesElm } from './iopt-map.ts';
 import { IommufdObject } from './object.ts';
-import { IoptPages } from './pages.ts';
+import { IoptPages, type PagesSource } from './pages.ts';
 import {
   IOMMU_IOAS_MAP_FIXED_IOVA as FIXED,
   IOMMU_IOAS_MAP_READABLE as READABLE,
@@ -54,55 +54,61 @@ export function iommufdIoasAlloc(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_ALLOC'>>): void
   ucmd.respond();
 }
 
-export async function iommufdIoasMap(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_MAP'>>): Promise<void> {
-  const { cmd, ctx } = ucmd;
-  if (cmd.flags & ~MAP_FLAGS || cmd.__reserved) fail('EOPNOTSUPP', 'flags or __reserved');
+/** The flag, overflow and permission checks MAP and MAP_FILE share, in the kernel's order. */
+function checkMapArgs(cmd: { flags: number; iova: bigint; length: bigint }, reservedSet: boolean): void {
+  if (cmd.flags & ~MAP_FLAGS || reservedSet) fail('EOPNOTSUPP', 'flags or __reserved');
   if (cmd.iova >= ULONG_MAX || cmd.length >= ULONG_MAX) fail('EOVERFLOW', 'iova or length');
   if (!(cmd.flags & (WRITEABLE | READABLE))) fail('EINVAL', 'neither readable nor writeable');
-  const ioas = ctx.objects.get<Ioas>(cmd.ioas_id, 'IOAS');
-  // iopt_alloc_user_pages()
-  if (cmd.length === 0n) fail('EINVAL', 'zero length');
-  if (cmd.user_va + cmd.length > ULONG_MAX) fail('EOVERFLOW', 'user_va + length');
-  if (cmd.length > SIZE_MAX - PAGE_SIZE_N) fail('EINVAL', 'length too large');
-  const offset = cmd.user_va % PAGE_SIZE_N;
-  const source = { kind: 'user', mm: ctx.env.process.mm, base: cmd.user_va - offset } as const;
-  const pages = new IoptPages(source, offset + cmd.length, (cmd.flags & WRITEABLE) !== 0, ctx.pinAccount());
+}
+
+/** `iopt_alloc_pages` checks on a (base + length) source. */
+function checkPagesRange(start: bigint, length: bigint, what: string): void {
+  if (length === 0n) fail('EINVAL', 'zero length');
+  if (start + length > ULONG_MAX) fail('EOVERFLOW', `${what} + length`);
+  if (length > SIZE_MAX - PAGE_SIZE_N) fail('EINVAL', 'length too large');
+}
+
+/** Builds the pages object for [start, start+length) of `source` and maps it (`iopt_map_common`). */
+async function mapNewPages(
+  ucmd: Ucmd<{ flags: number; iova: bigint; length: bigint }>,
+  ioas: Ioas,
+  start: bigint,
+  sourceOf: (base: bigint) => PagesSource,
+): Promise<void> {
+  const { cmd, ctx } = ucmd;
+  const offset = start % PAGE_SIZE_N;
+  const writable = (cmd.flags & WRITEABLE) !== 0;
+  const pages = new IoptPages(sourceOf(start - offset), offset + cmd.length, writable, ctx.pinAccount());
   const elm: PagesElm = { pages, startByte: offset, length: cmd.length };
+  const fixed = cmd.flags & FIXED ? cmd.iova : undefined;
   cmd.iova = await ioptMapPages(
     ioas.iopt,
     [elm],
     mapProt(cmd.flags),
-    cmd.flags & FIXED ? cmd.iova : undefined,
+    fixed,
     ctx.env.host.faults.skipMapRollback,
   );
   ucmd.respond();
 }
 
+export async function iommufdIoasMap(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_MAP'>>): Promise<void> {
+  const { cmd, ctx } = ucmd;
+  checkMapArgs(cmd, cmd.__reserved !== 0);
+  const ioas = ctx.objects.get<Ioas>(cmd.ioas_id, 'IOAS');
+  checkPagesRange(cmd.user_va, cmd.length, 'user_va');
+  await mapNewPages(ucmd, ioas, cmd.user_va, (base) => ({ kind: 'user', mm: ctx.env.process.mm, base }));
+}
+
 export async function iommufdIoasMapFile(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_MAP_FILE'>>): Promise<void> {
   const { cmd, ctx } = ucmd;
-  if (cmd.flags & ~MAP_FLAGS) fail('EOPNOTSUPP', 'flags');
-  if (cmd.iova >= ULONG_MAX || cmd.length >= ULONG_MAX) fail('EOVERFLOW', 'iova or length');
-  if (!(cmd.flags & (WRITEABLE | READABLE))) fail('EINVAL', 'neither readable nor writeable');
+  checkMapArgs(cmd, false);
   const ioas = ctx.objects.get<Ioas>(cmd.ioas_id, 'IOAS');
   const file = ctx.env.process.files.get(cmd.fd);
   check(file instanceof MemfdFile, 'EINVAL', 'fd is not a memfd');
-  if (cmd.length === 0n) fail('EINVAL', 'zero length');
-  if (cmd.start + cmd.length > ULONG_MAX) fail('EOVERFLOW', 'start + length');
-  if (cmd.length > SIZE_MAX - PAGE_SIZE_N) fail('EINVAL', 'length too large');
+  checkPagesRange(cmd.start, cmd.length, 'start');
   const inode = file.inode;
   if (cmd.start + cmd.length > inode.size) fail('EINVAL', 'range past the end of the file');
-  const offset = cmd.start % PAGE_SIZE_N;
-  const source = { kind: 'file', file: inode, base: cmd.start - offset } as const;
-  const pages = new IoptPages(source, offset + cmd.length, (cmd.flags & WRITEABLE) !== 0, ctx.pinAccount());
-  const elm: PagesElm = { pages, startByte: offset, length: cmd.length };
-  cmd.iova = await ioptMapPages(
-    ioas.iopt,
-    [elm],
-    mapProt(cmd.flags),
-    cmd.flags & FIXED ? cmd.iova : undefined,
-    ctx.env.host.faults.skipMapRollback,
-  );
-  ucmd.respond();
+  await mapNewPages(ucmd, ioas, cmd.start, (base) => ({ kind: 'file', file: inode, base }));
 }
 
 export async function iommufdIoasCopy(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_COPY'>>): Promise<void> {
