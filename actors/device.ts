@@ -67,8 +67,13 @@ export class Device {
     if (!Number.isInteger(req.length) || req.length <= 0) fail('EINVAL', `DMA length ${req.length}`);
     if (req.op === 'write' && req.data && req.data.length !== req.length)
       fail('EINVAL', 'DMA data length mismatch');
-    if (req.pasid !== undefined && this.kdev.ref.pasidBits === 0)
-      fail('EINVAL', `${this.name} has no PASID capability`);
+    const bits = this.kdev.ref.pasidBits;
+    if (
+      req.pasid !== undefined &&
+      (!Number.isInteger(req.pasid) || req.pasid < 0 || req.pasid >= 2 ** bits)
+    ) {
+      fail('EINVAL', `${this.name} cannot tag PASID ${req.pasid} (PASID width ${bits})`);
+    }
     return new Promise((resolve) => {
       this.farm.scheduler.post(
         `${this.name}->${this.kdev.iommu.name}`,

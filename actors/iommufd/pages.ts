@@ -28,6 +28,9 @@ export interface PinAccount {
  * page is pinned once, and charged once, however many areas or accesses use it. `base` is the
  * page-aligned start; byte offsets into the object are relative to it.
  */
+/** Pages pinned from the source per step. */
+const PIN_BATCH = 512;
+
 export class IoptPages {
   readonly npages: number;
   /** Areas referencing this object. */
@@ -76,31 +79,41 @@ export class IoptPages {
    * charged. All or nothing: EFAULT (bad memory) or ENOMEM (RLIMIT_MEMLOCK) leave no trace.
    */
   pin(first: number, last: number): void {
-    let fresh = 0;
-    for (let i = first; i <= last; i++) if (!this.#pins.has(i)) fresh++;
-    const charged =
-      this.account.faults?.doubleAccountSharedPages && this.areaUsers > 1 ? last - first + 1 : fresh;
-    if (charged > 0) charge(this.account.counter, charged, this.account.limitPages);
-    const pinnedRuns: Array<[number, bigint[]]> = [];
+    const { counter, limitPages } = this.account;
+    const twin = this.account.faults?.doubleAccountSharedPages === true && this.areaUsers > 1;
+    const runs: Array<[number, bigint[]]> = [];
+    let charged = 0;
     try {
       let i = first;
       while (i <= last) {
         if (this.#pins.has(i)) {
+          // The broken twin charges a shared page again for every pin.
+          if (twin) {
+            charge(counter, 1, limitPages);
+            charged++;
+          }
           i++;
           continue;
         }
+        // Bounded runs, as the kernel's pfn batches: a huge range fails at its first bad page
+        // instead of after a scan of the whole range.
         let j = i;
-        while (j + 1 <= last && !this.#pins.has(j + 1)) j++;
-        pinnedRuns.push([i, this.#pinFromSource(i, j - i + 1)]);
+        while (j < last && j - i + 1 < PIN_BATCH && !this.#pins.has(j + 1)) j++;
+        const frames = this.#pinFromSource(i, j - i + 1);
+        runs.push([i, frames]);
+        charge(counter, frames.length, limitPages);
+        charged += frames.length;
         i = j + 1;
       }
     } catch (err) {
-      for (const [, frames] of pinnedRuns) this.#unpinToSource(frames);
-      if (charged > 0) uncharge(this.account.counter, charged);
+      for (const [, frames] of runs) this.#unpinToSource(frames);
+      if (charged > 0) uncharge(counter, charged);
       throw err;
     }
-    for (const [start, frames] of pinnedRuns) {
+    let fresh = 0;
+    for (const [start, frames] of runs) {
       for (let k = 0; k < frames.length; k++) this.#frames.set(start + k, frames[k]!);
+      fresh += frames.length;
     }
     for (let i = first; i <= last; i++) this.#pins.set(i, (this.#pins.get(i) ?? 0) + 1);
     this.#pinnedCount += fresh;

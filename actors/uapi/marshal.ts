@@ -59,6 +59,12 @@ function payloadBytes(value: unknown, layout: AnyLayout | undefined, what: strin
 /** 64 MiB of bitmap (a 2 TiB range of 4 KiB pages): the most a typed call allocates for the caller. */
 const MAX_BITMAP_BITS = 1n << 29n;
 
+/** The most IOVA ranges a typed call makes room for by itself. */
+const MAX_RANGES = 1 << 16;
+
+/** The largest buffer a typed call places for a payload by itself. */
+const MAX_PAYLOAD = 16 << 20;
+
 const isPointerValue = (v: unknown) => typeof v === 'object' && v !== null;
 
 /** In-pointer payload with a length field: place it, default the length to its size. */
@@ -111,6 +117,8 @@ export const MARSHAL: Record<string, Marshal> = {
     before(f, scratch, state) {
       if (f.allowed_iovas !== undefined) return;
       const n = Number(f.num_iovas ?? 0);
+      // More room than anyone needs stays NULL (EFAULT once the kernel writes); pass a VA for that.
+      if (n > MAX_RANGES) return;
       f.allowed_iovas = scratch.alloc(n * 16);
       (state as { ranges?: [bigint, number] }).ranges = [f.allowed_iovas as bigint, n];
     },
@@ -130,6 +138,7 @@ export const MARSHAL: Record<string, Marshal> = {
   IOMMU_GET_HW_INFO: {
     before(f, scratch, state) {
       if (f.data_uptr !== undefined || !f.data_len) return;
+      if (Number(f.data_len) > MAX_PAYLOAD) return;
       f.data_uptr = scratch.alloc(Number(f.data_len));
       (state as { info?: [bigint, number] }).info = [f.data_uptr as bigint, Number(f.data_len)];
     },
@@ -151,6 +160,11 @@ export const MARSHAL: Record<string, Marshal> = {
         ),
       );
       const entryLen = Number(f.entry_len ?? encoded[0]?.length ?? 0);
+      if (entryLen * encoded.length > MAX_PAYLOAD) {
+        throw new RangeError(
+          `${encoded.length} entries of ${entryLen} bytes: place them yourself and pass a VA`,
+        );
+      }
       const buf = new Uint8Array(Math.max(entryLen * encoded.length, 1));
       encoded.forEach((b, i) => {
         buf.set(b.subarray(0, entryLen), i * entryLen);

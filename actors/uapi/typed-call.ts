@@ -38,7 +38,12 @@ export async function typedIoctl(
     const f: Record<string, unknown> = { ...fields };
     const marshal = MARSHAL[name];
     const state: Record<string, unknown> = {};
-    marshal?.before?.(f, scratch, state);
+    try {
+      marshal?.before?.(f, scratch, state);
+    } catch (err) {
+      if (IommufdError.is(err)) throw err;
+      throw new IommufdError('EINVAL', `bad argument to ${name}: ${(err as Error).message}`, { ioctl: name });
+    }
     const sizeField = layout.fields.some((x) => x.name === 'size') ? 'size' : 'argsz';
     const struct: Record<string, unknown> = { [sizeField]: layout.sizeof };
     for (const [k, v] of Object.entries(f)) if (v !== undefined) struct[k] = v;

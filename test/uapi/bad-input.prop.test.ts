@@ -123,6 +123,7 @@ describe('bad input never throws anything but IommufdError and never changes sta
     const scratch = fx.proc.mmap(8192);
     for (const call of calls) {
       const before = snapshotCtx(ctx, fx.proc);
+      const started = performance.now();
       try {
         if (call.kind === 'typed') await fx.fd.ioctl(call.name, call.fields as never);
         else if (call.kind === 'test') {
@@ -146,6 +147,8 @@ describe('bad input never throws anything but IommufdError and never changes sta
           await fx.fd.ioctlRaw(call.cmd, scratch);
         }
       } catch (err) {
+        if (process.env.FUZZ_SLOW && performance.now() - started > 200)
+          console.log('slow', JSON.stringify(call, big));
         if (!IommufdError.is(err)) throw err;
         const after = snapshotCtx(ctx, fx.proc);
         if (!allowedChange(call, before, after))

@@ -1,0 +1,79 @@
+import { U64_MAX } from '../arbitraries/iova-range.ts';
+import { areaLast, intersecting, planUnmap, removeAreas } from '../model/areas.ts';
+import { type AreaModel, type CtxModel, type IoasModel, type Model, noteUnmapped } from '../model/model.ts';
+import type { World } from '../world/world.ts';
+import { PropCommand } from './command.ts';
+import { at, ioasTargets } from './pick.ts';
+import { probeDevice } from './probe.ts';
+
+/**
+ * The range to unmap: everything (iova 0, length U64_MAX), one live area with its ends moved
+ * (a partial overlap is ENOENT), a span of areas, or absolute values.
+ */
+export type UnmapRange =
+  | { kind: 'all' }
+  | { kind: 'area'; pos: number; span: number; startDelta: bigint; endDelta: bigint }
+  | { kind: 'abs'; iova: bigint; length: bigint };
+
+export interface UnmapArgs {
+  /** Position among live IOASes with areas (see `ioasTargets`), else among all. */
+  ioas: number;
+  range: UnmapRange;
+  /**
+   * Probe DMAs from a device translating through the IOAS: 'after' reads each removed area once
+   * IOAS_UNMAP returned (it must fault); 'around' also reads it before, to fill IOTLBs and ATCs.
+   */
+  probe: 'none' | 'after' | 'around';
+}
+
+/** IOMMU_IOAS_UNMAP; DMAs meanwhile may see each removed area mapped or not. */
+export class UnmapCommand extends PropCommand<UnmapArgs> {
+  readonly verb = 'unmap';
+
+  check(m: Readonly<Model>): boolean {
+    return ioasTargets(m).length > 0;
+  }
+
+  async exec(m: Model, w: World): Promise<void> {
+    const live = ioasTargets(m);
+    const withAreas = live.filter((t) => t.ioas.areas.length > 0);
+    const { ctx, ioas } = at(withAreas.length > 0 ? withAreas : live, this.args.ioas)!;
+    const [iova, length] = resolveRange(ioas, this.args.range);
+    const all = iova === 0n && length === U64_MAX;
+    const last = iova + length - 1n;
+    const valid = all || (iova < U64_MAX && length < U64_MAX && length > 0n && last <= U64_MAX);
+    const plan = valid ? planUnmap(ioas, iova, all ? U64_MAX : last) : { removed: [], stuck: false };
+    const targets = plan.removed.slice(0, 2);
+    const dev = this.args.probe === 'none' ? undefined : probeDevice(m, ctx, ioas);
+    if (dev !== undefined && this.args.probe === 'around') await probe(w, dev, targets);
+    const maybe = valid ? intersecting(ioas, iova, all ? U64_MAX : last) : [];
+    const r = await w.within({ maybeRemoved: new Set(maybe), altDomains: [] }, () =>
+      w.ioctl(ctx.key, 'IOMMU_IOAS_UNMAP', { ioas_id: ioas.id, iova, length }, true),
+    );
+    if (r.ok || (r.errno === 'ENOENT' && plan.stuck)) commit(m, ctx, ioas, plan.removed);
+    if (r.ok && dev !== undefined) await probe(w, dev, targets);
+  }
+}
+
+function resolveRange(ioas: IoasModel, range: UnmapRange): [bigint, bigint] {
+  if (range.kind === 'all') return [0n, U64_MAX];
+  if (range.kind === 'abs') return [range.iova, range.length];
+  const first = at(ioas.areas, range.pos);
+  if (!first) return [0x100_0000n + range.startDelta, 0x1000n];
+  const lastArea = ioas.areas[Math.min(ioas.areas.indexOf(first) + range.span, ioas.areas.length - 1)]!;
+  const iova = (first.iova + range.startDelta) & U64_MAX;
+  const length = areaLast(lastArea) + range.endDelta - iova + 1n;
+  return [iova, length < 0n ? 0n : length & U64_MAX];
+}
+
+function commit(m: Model, ctx: CtxModel, ioas: IoasModel, removed: AreaModel[]): void {
+  removeAreas(ioas, removed);
+  for (const a of removed) noteUnmapped(m, { ctx: ctx.key, ioas: ioas.id, iova: a.iova, length: a.length });
+}
+
+async function probe(w: World, dev: number, areas: readonly AreaModel[]): Promise<void> {
+  for (const a of areas) {
+    const h = w.issueDma({ dev, pasid: undefined, op: 'read', iova: a.iova, length: 4, writer: 0xff });
+    if (h) await w.awaitDma(h);
+  }
+}

@@ -1,0 +1,4 @@
+import { describe } from 'vitest';
+import { invariantSuite } from './suite.ts';
+
+describe('group-ownership', () => invariantSuite('group-ownership'));
