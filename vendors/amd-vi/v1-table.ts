@@ -1,4 +1,5 @@
 import type { PhysMemory } from '../../actors/mem/phys-memory.ts';
+import { TablePages } from './table-pages.ts';
 import {
   encodeLeaf,
   encodePde,
@@ -27,36 +28,28 @@ type Found =
  */
 export class V1PageTable {
   readonly root: bigint;
-  readonly #pfns = new Set<bigint>();
+  readonly #tables: TablePages;
 
   constructor(
     private readonly phys: PhysMemory,
     readonly levels: number,
   ) {
-    this.root = this.#alloc();
+    this.#tables = new TablePages(phys);
+    this.root = this.#tables.alloc();
   }
 
   /** Table pages in use (root included). */
   get pages(): number {
-    return this.#pfns.size;
-  }
-
-  #alloc(): bigint {
-    const pfn = this.phys.allocPage();
-    this.#pfns.add(pfn);
-    return pfn << 12n;
+    return this.#tables.count;
   }
 
   /** Returns table pages to the allocator (after the IOMMU can no longer reach them). */
   release(tables: readonly bigint[]): void {
-    for (const pa of tables) {
-      const pfn = pa >> 12n;
-      if (this.#pfns.delete(pfn)) this.phys.put(pfn);
-    }
+    this.#tables.release(tables);
   }
 
   destroy(): void {
-    this.release([...this.#pfns].map((pfn) => pfn << 12n));
+    this.#tables.releaseAll();
   }
 
   /**
@@ -71,7 +64,7 @@ export class V1PageTable {
       const at = table + BigInt(levelIndex(level, iova) * 8);
       const pte = this.phys.readU64(at);
       if (!(pte & PTE_PR)) {
-        const next = this.#alloc();
+        const next = this.#tables.alloc();
         this.phys.writeU64(at, encodePde(level - 1, next));
         table = next;
         continue;

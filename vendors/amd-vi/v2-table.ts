@@ -1,4 +1,5 @@
 import type { PhysMemory } from '../../actors/mem/phys-memory.ts';
+import { TablePages } from './table-pages.ts';
 import { encodeV2Leaf, encodeV2Pde, V2_ADDR_MASK, V2_PRESENT, V2_PS } from './v2-pte.ts';
 
 type Found =
@@ -14,28 +15,22 @@ const indexOf = (level: number, iova: bigint) => Number((iova >> BigInt(shiftOf(
  */
 export class V2PageTable {
   readonly root: bigint;
-  readonly #pfns = new Set<bigint>();
+  readonly #tables: TablePages;
 
   constructor(
     private readonly phys: PhysMemory,
     readonly levels: number,
   ) {
-    this.root = this.#alloc();
+    this.#tables = new TablePages(phys);
+    this.root = this.#tables.alloc();
   }
 
   get pages(): number {
-    return this.#pfns.size;
-  }
-
-  #alloc(): bigint {
-    const pfn = this.phys.allocPage();
-    this.#pfns.add(pfn);
-    return pfn << 12n;
+    return this.#tables.count;
   }
 
   destroy(): void {
-    for (const pfn of this.#pfns) this.phys.put(pfn);
-    this.#pfns.clear();
+    this.#tables.releaseAll();
   }
 
   /** Maps one page of 2^log2Size bytes (12, 21 or 30). Read is implied by present. */
@@ -46,7 +41,7 @@ export class V2PageTable {
       const at = table + BigInt(indexOf(level, iova) * 8);
       const pte = this.phys.readU64(at);
       if (!(pte & V2_PRESENT)) {
-        const next = this.#alloc();
+        const next = this.#tables.alloc();
         this.phys.writeU64(at, encodeV2Pde(next));
         table = next;
         continue;
