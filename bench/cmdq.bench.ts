@@ -1,10 +1,9 @@
 /**
- * Commands per second through each vendor's command queue: IOAS_UNMAP of one page makes the
- * driver queue its invalidation sequence and barrier; the queue's machine counts what its
- * consumer processed. Compared with a plain array push/shift of one command.
+ * Commands through each vendor's command queue: IOAS_UNMAP of one page makes the driver queue
+ * its invalidation sequence and barrier; the queue's machine counts what its consumer
+ * processed. The cost per command is compared with a plain array push/shift of one command.
  */
 
-import { performance } from 'node:perf_hooks';
 import {
   availableVendors,
   createFarm,
@@ -13,9 +12,9 @@ import {
   IOMMU_IOAS_MAP_WRITEABLE,
   type VendorName,
 } from '../index.ts';
-import { measure, report } from './harness.ts';
+import type { BenchCase, BenchSuite } from './harness.ts';
 
-async function queueOf(vendor: VendorName) {
+async function mapUnmapCase(vendor: VendorName): Promise<BenchCase> {
   const farm = createFarm({ seed: 1 });
   const host = farm.addHost({ name: 'h0' });
   host.addIommu({ name: 'iommu0', vendor });
@@ -33,54 +32,45 @@ async function queueOf(vendor: VendorName) {
     return (ref?.getSnapshot() as { context?: { consumed?: number } } | undefined)?.context?.consumed ?? 0;
   };
   const iova = 1n << 24n;
-  const cycle = async () => {
-    await fd.ioctl('IOMMU_IOAS_MAP', {
-      flags: IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_FIXED_IOVA,
-      ioas_id: ioas,
-      user_va: buf,
-      length: 4096n,
-      iova,
-    });
-    await fd.ioctl('IOMMU_IOAS_UNMAP', { ioas_id: ioas, iova, length: 4096n });
+  let cycles = 0;
+  const before = consumed();
+  return {
+    name: `${vendor}: map + unmap of one page, per command`,
+    fn: async () => {
+      cycles++;
+      await fd.ioctl('IOMMU_IOAS_MAP', {
+        flags: IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_FIXED_IOVA,
+        ioas_id: ioas,
+        user_va: buf,
+        length: 4096n,
+        iova,
+      });
+      await fd.ioctl('IOMMU_IOAS_UNMAP', { ioas_id: ioas, iova, length: 4096n });
+    },
+    opsPerCall: () => (consumed() - before) / Math.max(1, cycles),
+    note: () => `${((consumed() - before) / Math.max(1, cycles)).toFixed(1)} cmds/unmap on ${queue?.id}`,
   };
-  return { cycle, consumed, queue: queue?.id };
 }
 
-export async function benchCmdq(): Promise<void> {
-  const ring: number[] = [];
-  let i = 0;
-  const baseline = await measure(
-    'baseline: array push + shift',
-    () => {
-      ring.push(i++);
-      ring.shift();
-    },
-    { batch: 10_000 },
-  );
-  const rows = [];
-  for (const vendor of availableVendors()) {
-    if (vendor === 'mock') continue;
-    const { cycle, consumed, queue } = await queueOf(vendor);
-    for (let w = 0; w < 50; w++) await cycle();
-    const before = consumed();
-    const start = performance.now();
-    let cycles = 0;
-    while (performance.now() - start < 1500) {
-      await cycle();
-      cycles++;
-    }
-    const ms = performance.now() - start;
-    const commands = consumed() - before;
-    const opsPerSec = (commands / ms) * 1000;
-    rows.push({
-      name: `${vendor} (${queue}): ${(commands / cycles).toFixed(1)} cmds/unmap`,
-      opsPerSec,
-      nsPerOp: 1e9 / opsPerSec,
-    });
-  }
-  report(
-    'Commands through each vendor queue (map + unmap of one page, wall time incl. ioctls)',
-    baseline,
-    rows,
-  );
-}
+export const cmdq: BenchSuite = {
+  name: 'cmdq',
+  title: 'Commands through each vendor queue (map + unmap of one page, wall time incl. ioctls)',
+  async prepare() {
+    const ring: number[] = [];
+    let i = 0;
+    const batch = 10_000;
+    const baseline: BenchCase = {
+      name: 'baseline: array push + shift',
+      fn: () => {
+        for (let j = 0; j < batch; j++) {
+          ring.push(i++);
+          ring.shift();
+        }
+      },
+      batch,
+    };
+    const cases: BenchCase[] = [];
+    for (const vendor of availableVendors()) if (vendor !== 'mock') cases.push(await mapUnmapCase(vendor));
+    return { baseline, cases };
+  },
+};

@@ -1,7 +1,7 @@
 /**
- * IOAS_MAP + IOAS_UNMAP per second with 1k and 1M live areas: the area tree must keep the
- * cost logarithmic. The live areas are placed through the engine directly (building 1M by
- * ioctl would only measure the build); the measured operations go through the full ioctl path.
+ * IOAS_MAP + IOAS_UNMAP with 1k and 1M live areas: the area tree must keep the cost
+ * logarithmic. The live areas are placed through the engine directly (building 1M by ioctl
+ * would only measure the build); the measured operations go through the full ioctl path.
  */
 
 import type { Ioas } from '../actors/iommufd/ioas.ts';
@@ -13,12 +13,12 @@ import {
   IOMMU_IOAS_MAP_READABLE,
   IOMMU_IOAS_MAP_WRITEABLE,
 } from '../index.ts';
-import { measure, report } from './harness.ts';
+import type { BenchCase, BenchSuite } from './harness.ts';
 
 const PAGE = 4096n;
 const RW = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
 
-async function liveAreas(count: number) {
+async function withLiveAreas(count: number): Promise<BenchCase> {
   const farm = createFarm({ seed: 1 });
   const host = farm.addHost({ name: 'h0', selftest: true });
   const proc = host.spawnProcess({ name: 'bench' });
@@ -33,7 +33,7 @@ async function liveAreas(count: number) {
     await ioptMapPages(ioas.iopt, [{ pages, startByte: 0n, length: PAGE }], 3, base + BigInt(i) * 2n * PAGE);
   }
   let k = 0;
-  const op = async () => {
+  const fn = async () => {
     const iova = base + BigInt(k++ % count) * 2n * PAGE + PAGE;
     await fd.ioctl('IOMMU_IOAS_MAP', {
       flags: RW | IOMMU_IOAS_MAP_FIXED_IOVA,
@@ -44,31 +44,37 @@ async function liveAreas(count: number) {
     });
     await fd.ioctl('IOMMU_IOAS_UNMAP', { ioas_id: out_ioas_id, iova, length: PAGE });
   };
-  return op;
+  return { name: `IOAS_MAP+UNMAP, ${count.toLocaleString('en-US')} live areas`, fn };
 }
 
-export async function benchIoasMap(): Promise<void> {
-  const m = new Map<number, number>();
-  let i = 0;
-  const baseline = await measure(
-    'baseline: Map.set + Map.delete',
-    () => {
-      m.set(i, i);
-      m.delete(i++);
-    },
-    { batch: 1000 },
-  );
-  const rows = [];
-  for (const count of (process.env.BENCH_SIZES ?? '1000,1000000').split(',').map(Number)) {
-    const op = await liveAreas(count);
-    rows.push(
-      await measure(`IOAS_MAP+UNMAP, ${count.toLocaleString('en-US')} live areas`, op, { minMs: 2000 }),
-    );
-  }
-  report('IOAS_MAP + IOAS_UNMAP (typed ioctls, FIXED_IOVA, no domain)', baseline, rows);
-  const [small, large] = rows;
-  if (small && large)
-    console.log(
-      `  1k → 1M live areas: ${(small.opsPerSec / large.opsPerSec).toFixed(2)}× slower (log2 ratio of sizes: ${(Math.log2(1e6) / Math.log2(1e3)).toFixed(1)})`,
-    );
-}
+export const ioasMap: BenchSuite = {
+  name: 'ioas-map',
+  title: 'IOAS_MAP + IOAS_UNMAP (typed ioctls, FIXED_IOVA, no domain)',
+  async prepare({ quick }) {
+    const m = new Map<number, number>();
+    let i = 0;
+    const batch = 1000;
+    const baseline: BenchCase = {
+      name: 'baseline: Map.set + Map.delete',
+      fn: () => {
+        for (let j = 0; j < batch; j++) {
+          m.set(i, i);
+          m.delete(i++);
+        }
+      },
+      batch,
+    };
+    const sizes = (process.env.BENCH_SIZES ?? (quick ? '1000,100000' : '1000,1000000'))
+      .split(',')
+      .map(Number);
+    const cases: BenchCase[] = [];
+    for (const count of sizes) cases.push(await withLiveAreas(count));
+    return { baseline, cases };
+  },
+  summarize(rows) {
+    const [, small, large] = rows;
+    return small && large
+      ? [`${small.case} → ${large.case}: ${(large.nsPerOp / small.nsPerOp).toFixed(2)}× the cost`]
+      : [];
+  },
+};

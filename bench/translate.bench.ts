@@ -1,7 +1,7 @@
 /**
- * Translations per second through each vendor's hardware: a warm IOTLB hit, and a miss that
- * walks the tables in simulated memory, against a plain Map lookup in the same process.
- * `hw.translate` is what every DMA page goes through (the data plane: no machine event).
+ * Translations through each vendor's hardware: a warm IOTLB hit, and a miss that walks the
+ * tables in simulated memory, against a plain Map lookup in the same process. `hw.translate`
+ * is what every DMA page goes through (the data plane: no machine event).
  */
 import {
   availableVendors,
@@ -10,7 +10,7 @@ import {
   IOMMU_IOAS_MAP_WRITEABLE,
   type VendorName,
 } from '../index.ts';
-import { measure, report } from './harness.ts';
+import type { BenchCase, BenchSuite } from './harness.ts';
 
 const PAGES = 1 << 14;
 const LENGTH = BigInt(PAGES) * 4096n;
@@ -39,33 +39,53 @@ async function mappedDevice(vendor: VendorName) {
   return { hw: iommu.hw, rid: dev.ref.rid, iova };
 }
 
-export async function benchTranslate(): Promise<void> {
-  const table = new Map<number, number>();
-  for (let i = 0; i < 4096; i++) table.set(i * 4096, i);
-  let k = 0;
-  let sink = 0;
-  const baseline = await measure(
-    'baseline: Map.get',
-    () => {
-      sink += table.get((k++ & 4095) * 4096) ?? 0;
-    },
-    { batch: 10_000 },
-  );
-  const rows = [];
-  for (const vendor of availableVendors()) {
-    const { hw, rid, iova } = await mappedDevice(vendor);
-    const warm = { rid, pasid: undefined, iova, write: false };
-    rows.push(await measure(`${vendor}: warm IOTLB hit`, () => hw.translate(warm), { batch: 10_000 }));
-    let page = 0;
-    rows.push(
-      await measure(
-        `${vendor}: miss (walk), ${PAGES} pages swept`,
-        () =>
-          hw.translate({ rid, pasid: undefined, iova: iova + BigInt((page++ % PAGES) * 4096), write: false }),
-        { batch: 1000 },
-      ),
-    );
-  }
-  report('Translations (IommuHardware.translate)', baseline, rows);
-  if (sink < 0) console.log(sink);
-}
+let sink = 0;
+
+export const translate: BenchSuite = {
+  name: 'translate',
+  title: 'Translations (IommuHardware.translate)',
+  async prepare() {
+    const table = new Map<number, number>();
+    for (let i = 0; i < 4096; i++) table.set(i * 4096, i);
+    let k = 0;
+    const hitBatch = 10_000;
+    const baseline: BenchCase = {
+      name: 'baseline: Map.get',
+      fn: () => {
+        for (let j = 0; j < hitBatch; j++) sink += table.get((k++ & 4095) * 4096) ?? 0;
+      },
+      batch: hitBatch,
+    };
+    const cases: BenchCase[] = [];
+    for (const vendor of availableVendors()) {
+      const { hw, rid, iova } = await mappedDevice(vendor);
+      const warm = { rid, pasid: undefined, iova, write: false };
+      cases.push({
+        name: `${vendor}: warm IOTLB hit`,
+        fn: () => {
+          for (let j = 0; j < hitBatch; j++) hw.translate(warm);
+        },
+        batch: hitBatch,
+      });
+      let page = 0;
+      const missBatch = 500;
+      cases.push({
+        name: `${vendor}: miss (walk), ${PAGES} pages swept`,
+        fn: () => {
+          for (let j = 0; j < missBatch; j++)
+            hw.translate({
+              rid,
+              pasid: undefined,
+              iova: iova + BigInt((page++ % PAGES) * 4096),
+              write: false,
+            });
+        },
+        batch: missBatch,
+      });
+    }
+    return { baseline, cases };
+  },
+  summarize() {
+    return sink < 0 ? [String(sink)] : [];
+  },
+};
