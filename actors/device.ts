@@ -42,13 +42,18 @@ export class Device {
   /** The ATC of an ATS-capable device behind an IOMMU that does ATS. */
   readonly atc: DeviceAtc | undefined;
 
+  /** @internal The device's machine (a plain field so that published types leave XState out). */
+  readonly actor: AnyActorRef;
+
+  /** @internal Devices are made by `host.addDevice`. */
   constructor(
     readonly farm: Farm,
     readonly kdev: KernelDevice,
-    readonly actor: AnyActorRef,
+    actor: AnyActorRef,
     private readonly phys: PhysMemory,
     private readonly iommuActor: AnyActorRef,
   ) {
+    this.actor = actor;
     const hw = kdev.iommu.hw;
     this.atc = kdev.ref.ats && hw.atsTranslate ? new DeviceAtc() : undefined;
     hw.registerDevice?.(kdev.ref.rid, { name: kdev.name, atc: this.atc });

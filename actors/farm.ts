@@ -38,6 +38,7 @@ export class Farm {
   readonly scheduler: Scheduler;
   /** Every actor transition, ioctl, DMA, command, fault and interrupt; free when unobserved. */
   readonly events$: Observable<FarmEvent>;
+  /** @internal The root XState actor; published types leave XState's declarations out. */
   readonly root: Actor<typeof farmMachine>;
   readonly #hosts = new Map<string, Host>();
 

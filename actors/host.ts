@@ -52,6 +52,7 @@ export interface AddDeviceOptions {
 /** One IOMMU of a host, with its mode machine. */
 export interface IommuHandle extends IommuInstance {
   readonly vendor: VendorName;
+  /** @internal The IOMMU's mode machine. */
   readonly actor: AnyActorRef;
 }
 
@@ -73,11 +74,16 @@ export class Host {
   #nextCtx = 1;
   #nextBus = 1;
 
+  /** @internal The host's machine (a plain field so that published types leave XState out). */
+  readonly actor: AnyActorRef;
+
+  /** @internal Hosts are made by `farm.addHost`. */
   constructor(
     readonly farm: Farm,
-    readonly actor: AnyActorRef,
+    actor: AnyActorRef,
     opts: HostOptions,
   ) {
+    this.actor = actor;
     this.name = opts.name;
     this.selftest = opts.selftest ?? false;
     this.phys = new PhysMemory(opts.memoryBytes === undefined ? {} : { totalBytes: opts.memoryBytes });

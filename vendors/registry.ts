@@ -26,6 +26,7 @@ export interface VendorContext {
    * Starts a machine as a child of the host, registered as `<host>/<id>` in the actor system
    * (e.g. `smmu0/cmdq`). Machines get summaries (queue non-empty, sync done, error), never a
    * per-descriptor or per-DMA event.
+   * @internal
    */
   spawn(id: string, logic: AnyActorLogic, input: unknown): AnyActorRef;
 }
