@@ -8,6 +8,7 @@ import type { KernelDevice } from './kernel/iommu-core.ts';
 import type { PhysMemory } from './mem/phys-memory.ts';
 import { PhysAccessError } from './mem/phys-memory.ts';
 
+/** One DMA transaction: {@link Device.dma}. */
 export interface DmaRequestOptions {
   readonly op: 'read' | 'write';
   readonly iova: bigint;
@@ -17,6 +18,7 @@ export interface DmaRequestOptions {
   readonly data?: Uint8Array;
 }
 
+/** A DMA's outcome: the bytes read, or the fault that aborted the whole transaction. */
 export type DmaResult =
   | { readonly ok: true; readonly data?: Uint8Array }
   | { readonly ok: false; readonly fault: DmaFault | UnbackedAccess };

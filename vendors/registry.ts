@@ -43,6 +43,7 @@ const FACTORIES: Partial<Record<VendorName, VendorFactory>> = {
 /** Vendors whose factory is complete; the others still throw ENODEV. */
 const READY = new Set<VendorName>(['mock', 'intel-vtd', 'arm-smmuv3', 'amd-vi']);
 
+/** Every vendor name, simulated or not yet ({@link availableVendors} lists the simulated ones). */
 export const VENDORS: readonly VendorName[] = ['mock', 'intel-vtd', 'arm-smmuv3', 'amd-vi', 'power-tce'];
 
 /** The vendors this build can simulate. */
