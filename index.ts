@@ -1,6 +1,7 @@
 /**
  * iommu-farm: a simulated multi-vendor IOMMU farm and the Linux iommufd stack that drives it.
  * @packageDocumentation
+ * @module iommu-farm
  */
 
 export { Device, type DmaRequestOptions, type DmaResult, type UnbackedAccess } from './actors/device.ts';

@@ -8,6 +8,7 @@ import type { KernelDevice } from './kernel/iommu-core.ts';
 import type { PhysMemory } from './mem/phys-memory.ts';
 import { PhysAccessError } from './mem/phys-memory.ts';
 
+/** One DMA transaction: {@link Device.dma}. */
 export interface DmaRequestOptions {
   readonly op: 'read' | 'write';
   readonly iova: bigint;
@@ -17,6 +18,7 @@ export interface DmaRequestOptions {
   readonly data?: Uint8Array;
 }
 
+/** A DMA's outcome: the bytes read, or the fault that aborted the whole transaction. */
 export type DmaResult =
   | { readonly ok: true; readonly data?: Uint8Array }
   | { readonly ok: false; readonly fault: DmaFault | UnbackedAccess };
@@ -42,13 +44,18 @@ export class Device {
   /** The ATC of an ATS-capable device behind an IOMMU that does ATS. */
   readonly atc: DeviceAtc | undefined;
 
+  /** @internal The device's machine (a plain field so that published types leave XState out). */
+  readonly actor: AnyActorRef;
+
+  /** @internal Devices are made by `host.addDevice`. */
   constructor(
     readonly farm: Farm,
     readonly kdev: KernelDevice,
-    readonly actor: AnyActorRef,
+    actor: AnyActorRef,
     private readonly phys: PhysMemory,
     private readonly iommuActor: AnyActorRef,
   ) {
+    this.actor = actor;
     const hw = kdev.iommu.hw;
     this.atc = kdev.ref.ats && hw.atsTranslate ? new DeviceAtc() : undefined;
     hw.registerDevice?.(kdev.ref.rid, { name: kdev.name, atc: this.atc });

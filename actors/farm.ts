@@ -10,6 +10,7 @@ import { Scheduler } from './runtime/scheduler.ts';
 import { type FarmEvent, Tracer } from './runtime/trace.ts';
 import { xstateClock } from './xstate-clock.ts';
 
+/** Options of {@link createFarm}. */
 export interface FarmOptions {
   /** Every random choice (fabric delivery order, vendor jitter) derives from it. Default 0. */
   seed?: number;
@@ -38,6 +39,7 @@ export class Farm {
   readonly scheduler: Scheduler;
   /** Every actor transition, ioctl, DMA, command, fault and interrupt; free when unobserved. */
   readonly events$: Observable<FarmEvent>;
+  /** @internal The root XState actor; published types leave XState's declarations out. */
   readonly root: Actor<typeof farmMachine>;
   readonly #hosts = new Map<string, Host>();
 
@@ -70,6 +72,7 @@ export class Farm {
     return this.clock.now;
   }
 
+  /** Adds a host (its memory, IOMMU core and, with `selftest`, the mock IOMMU). */
   addHost(opts: HostOptions): Host {
     if (this.#hosts.has(opts.name)) fail('EEXIST', `host ${opts.name} exists`);
     this.root.send({ type: 'ADD_HOST', id: opts.name, name: opts.name });
@@ -79,12 +82,14 @@ export class Farm {
     return host;
   }
 
+  /** The host called `name`; an `IommufdError` ENODEV if there is none. */
   host(name: string): Host {
     const host = this.#hosts.get(name);
     if (!host) fail('ENODEV', `no host ${name}`);
     return host;
   }
 
+  /** Every host, in the order they were added. */
   hosts(): Host[] {
     return [...this.#hosts.values()];
   }

@@ -15,6 +15,7 @@ import { Process, type ProcessOptions } from './process.ts';
 /** The IOMMU instance a selftest host creates for its mock devices. */
 export const MOCK_IOMMU = 'mock';
 
+/** Options of {@link Farm.addHost}. */
 export interface HostOptions {
   readonly name: string;
   /** CONFIG_IOMMUFD_TEST: the kernel mock IOMMU and IOMMU_TEST_CMD. */
@@ -23,6 +24,7 @@ export interface HostOptions {
   readonly memoryBytes?: bigint;
 }
 
+/** Options of {@link Host.addIommu}: a name, a vendor, and that vendor's feature options. */
 export interface AddIommuOptions {
   readonly name: string;
   readonly vendor: VendorName;
@@ -30,6 +32,7 @@ export interface AddIommuOptions {
   readonly [option: string]: unknown;
 }
 
+/** Options of {@link Host.addDevice}: a PCI function behind one of the host's IOMMUs. */
 export interface AddDeviceOptions {
   readonly name: string;
   /** The IOMMU instance that translates its DMA. */
@@ -52,6 +55,7 @@ export interface AddDeviceOptions {
 /** One IOMMU of a host, with its mode machine. */
 export interface IommuHandle extends IommuInstance {
   readonly vendor: VendorName;
+  /** @internal The IOMMU's mode machine. */
   readonly actor: AnyActorRef;
 }
 
@@ -73,11 +77,16 @@ export class Host {
   #nextCtx = 1;
   #nextBus = 1;
 
+  /** @internal The host's machine (a plain field so that published types leave XState out). */
+  readonly actor: AnyActorRef;
+
+  /** @internal Hosts are made by `farm.addHost`. */
   constructor(
     readonly farm: Farm,
-    readonly actor: AnyActorRef,
+    actor: AnyActorRef,
     opts: HostOptions,
   ) {
+    this.actor = actor;
     this.name = opts.name;
     this.selftest = opts.selftest ?? false;
     this.phys = new PhysMemory(opts.memoryBytes === undefined ? {} : { totalBytes: opts.memoryBytes });
@@ -108,6 +117,7 @@ export class Host {
     };
   }
 
+  /** Adds an IOMMU instance of a vendor (see {@link availableVendors}). */
   addIommu(opts: AddIommuOptions): IommuHandle {
     if (this.#iommus.has(opts.name)) fail('EEXIST', `IOMMU ${opts.name} exists on ${this.name}`);
     const { name, vendor, ...options } = opts;
@@ -129,16 +139,19 @@ export class Host {
     return handle;
   }
 
+  /** The IOMMU called `name`; an `IommufdError` ENODEV if there is none. */
   iommu(name: string): IommuHandle {
     const i = this.#iommus.get(name);
     if (!i) fail('ENODEV', `no IOMMU ${name} on ${this.name}`);
     return i;
   }
 
+  /** Every IOMMU of the host, in the order they were added. */
   iommus(): IommuHandle[] {
     return [...this.#iommus.values()];
   }
 
+  /** Adds a PCI device behind one of the host's IOMMUs, in its own group unless `group` names one. */
   addDevice(opts: AddDeviceOptions): Device {
     if (this.#devices.has(opts.name)) fail('EEXIST', `device ${opts.name} exists on ${this.name}`);
     const iommu = this.iommu(opts.iommu);
@@ -180,16 +193,19 @@ export class Host {
     this.#devices.delete(name);
   }
 
+  /** The device called `name` (including the selftest's mock devices); ENODEV if there is none. */
   device(name: string): Device {
     const d = this.#devices.get(name);
     if (!d) fail('ENODEV', `no device ${name} on ${this.name}`);
     return d;
   }
 
+  /** Every device of the host. */
   devices(): Device[] {
     return [...this.#devices.values()];
   }
 
+  /** Starts a process that can open /dev/iommu and VFIO device cdevs. */
   spawnProcess(opts: ProcessOptions): Process {
     if (this.#processes.has(opts.name)) fail('EEXIST', `process ${opts.name} exists on ${this.name}`);
     const privileged = opts.privileged ?? true;
@@ -204,6 +220,7 @@ export class Host {
     return proc;
   }
 
+  /** The process called `name`; an `IommufdError` ESRCH if there is none. */
   process(name: string): Process {
     const p = this.#processes.get(name);
     if (!p) fail('ESRCH', `no process ${name} on ${this.name}`);

@@ -11,6 +11,7 @@ import { MemFile, MemfdFile } from './mem/memfd.ts';
 import { PAGE_SIZE_N } from './mem/page.ts';
 import { VfioDevice, VfioDeviceFile } from './vfio/vfio-device.ts';
 
+/** Options of {@link Host.spawnProcess}. */
 export interface ProcessOptions {
   readonly name: string;
   /** RLIMIT_MEMLOCK in bytes; unlimited when absent. */
@@ -53,18 +54,22 @@ export class Process {
     };
   }
 
+  /** mmap(2): maps `length` bytes (anonymous unless `fd` is given) and returns the user VA. */
   mmap(length: bigint | number, opts: MmapOptions = {}): bigint {
     return this.mm.mmap(length, opts);
   }
 
+  /** munmap(2). */
   munmap(va: bigint, length: bigint | number): void {
     this.mm.munmap(va, length);
   }
 
+  /** Reads `length` bytes of the process's memory at `va`. */
   read(va: bigint, length: number): Uint8Array {
     return this.mm.read(va, length);
   }
 
+  /** Writes `bytes` into the process's memory at `va`. */
   write(va: bigint, bytes: Uint8Array): void {
     this.mm.write(va, bytes);
   }
@@ -75,6 +80,7 @@ export class Process {
     return this.files.install(inode.open());
   }
 
+  /** ftruncate(2) of a memfd. */
   ftruncate(fd: number, size: bigint | number): void {
     const file = this.files.get(fd);
     if (!file.truncate) fail('EINVAL', `fd ${fd} cannot be truncated`);
@@ -99,6 +105,7 @@ export class Process {
     return new FileHandle(this, fd, this.files.get(fd));
   }
 
+  /** close(2): drops the fd's reference; the file goes when its last reference does. */
   close(fd: number): void {
     this.files.close(fd);
   }

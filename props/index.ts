@@ -2,6 +2,7 @@
  * iommu-farm/props: arbitraries, model commands, invariants and runners for property suites
  * over the farm, the same ones `iommu-farm props` runs across the vendor matrix.
  * @packageDocumentation
+ * @module iommu-farm/props
  */
 
 // Arbitraries

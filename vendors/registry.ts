@@ -26,6 +26,7 @@ export interface VendorContext {
    * Starts a machine as a child of the host, registered as `<host>/<id>` in the actor system
    * (e.g. `smmu0/cmdq`). Machines get summaries (queue non-empty, sync done, error), never a
    * per-descriptor or per-DMA event.
+   * @internal
    */
   spawn(id: string, logic: AnyActorLogic, input: unknown): AnyActorRef;
 }
@@ -42,6 +43,7 @@ const FACTORIES: Partial<Record<VendorName, VendorFactory>> = {
 /** Vendors whose factory is complete; the others still throw ENODEV. */
 const READY = new Set<VendorName>(['mock', 'intel-vtd', 'arm-smmuv3', 'amd-vi']);
 
+/** Every vendor name, simulated or not yet ({@link availableVendors} lists the simulated ones). */
 export const VENDORS: readonly VendorName[] = ['mock', 'intel-vtd', 'arm-smmuv3', 'amd-vi', 'power-tce'];
 
 /** The vendors this build can simulate. */

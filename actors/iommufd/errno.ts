@@ -32,17 +32,18 @@ export const ERRNO = {
   ETIMEDOUT: 110,
 } as const;
 
+/** An errno name: `'EINVAL'`, `'ENOENT'` ... */
 export type Errno = keyof typeof ERRNO;
 
 /** Fields the kernel writes back to userspace even when the call fails. */
 export type ErrorOut = Record<string, number | bigint>;
 
+const TAG: unique symbol = Symbol.for('iommu-farm/IommufdError') as never;
+
 /**
  * A failed system call: what userspace sees as `-1` with `errno` set.
  * Recognised without `instanceof` via {@link IommufdError.is}, so errors survive module duplication.
  */
-const TAG: unique symbol = Symbol.for('iommu-farm/IommufdError') as never;
-
 export class IommufdError extends Error {
   readonly [TAG] = true;
   readonly errno: Errno;
@@ -60,6 +61,7 @@ export class IommufdError extends Error {
     this.out = opts.out;
   }
 
+  /** True for an IommufdError from any copy of this module. */
   static is(err: unknown): err is IommufdError {
     return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[TAG] === true;
   }

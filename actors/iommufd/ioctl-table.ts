@@ -62,6 +62,7 @@ export const IOCTLS = {
   IOMMU_TEST_CMD: op('IOMMU_TEST_CMD', IOMMUFD_CMD_BASE + 32, testCmdLayout, 'last'),
 } as const;
 
+/** An iommufd ioctl by its kernel macro name: `'IOMMU_IOAS_MAP'` ... */
 export type IoctlName = keyof typeof IOCTLS;
 export type IoctlEntry = (typeof IOCTLS)[IoctlName];
 /** The argument struct of an ioctl, e.g. `IoctlArg<'IOMMU_IOAS_MAP'>['iova']` is a bigint. */

@@ -179,6 +179,7 @@ export class VfioDevice {
     );
   }
 
+  /** ioctl(fd, cmd, arg) with `arg` a user VA (or null), exactly as C calls it. */
   ioctlRaw(cmd: number, arg: bigint | null): Promise<number> {
     this.process.checkFd(this.fd, this.file);
     return this.file.ioctl(cmd, arg);

@@ -45,6 +45,8 @@ export async function replay(
 }
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+// Reproductions import the package root next to this module: source (.ts) or the built dist/ (.js).
+const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 const MARK = '// @iommu-farm-replay ';
 
 /** What a reproduction may call from iommu-farm/props (imported only when used). */
@@ -103,8 +105,8 @@ export function renderRepro(meta: ReproMeta, ce: Counterexample, rep: Replay, di
   }
   const text = body.join('\n');
   const helpers = HELPERS.filter((h) => new RegExp(`\\b${h}\\(`).test(text));
-  out.push(`import { createFarm } from '${rel('index.ts')}';`);
-  if (helpers.length > 0) out.push(`import { ${helpers.join(', ')} } from '${rel('props/index.ts')}';`);
+  out.push(`import { createFarm } from '${rel(`index${EXT}`)}';`);
+  if (helpers.length > 0) out.push(`import { ${helpers.join(', ')} } from '${rel(`props/index${EXT}`)}';`);
   out.push('', ...body);
   out.push('', "console.log('no violation reproduced');", '');
   return out.join('\n');
