@@ -14,6 +14,9 @@ export {
   type HostOptions,
   type IommuHandle,
 } from './actors/host.ts';
+// Inspection: state charts of machines and live actors
+export { CHART_FORMATS, type ChartFormat, type ChartOptions, chart } from './actors/inspect/chart/chart.ts';
+export { type MachineType, machineType, machineTypes } from './actors/inspect/chart/machine-types.ts';
 // Errors
 export { ERRNO, type Errno, IommufdError } from './actors/iommufd/errno.ts';
 export { IOCTL_TABLE, IOCTLS, type IoctlArg, type IoctlName } from './actors/iommufd/ioctl-table.ts';
@@ -34,7 +37,6 @@ export {
 } from './actors/runtime/fabric.ts';
 export type { FarmEvent, FarmEventType } from './actors/runtime/trace.ts';
 export { VfioDevice } from './actors/vfio/vfio-device.ts';
-
 // Vendors
 export type { Domain, IommuDriver, NestedDomain, PagingDomain, VendorName } from './vendors/driver.ts';
 export type { DmaFault, DmaRequest, IommuHardware } from './vendors/hardware.ts';
