@@ -17,6 +17,12 @@ export {
 // Inspection: state charts of machines and live actors
 export { CHART_FORMATS, type ChartFormat, type ChartOptions, chart } from './actors/inspect/chart/chart.ts';
 export { type MachineType, machineType, machineTypes } from './actors/inspect/chart/machine-types.ts';
+// Topologies: farms as YAML/JSON files with an optional scenario
+export { type LoadTopologyOptions, loadTopology } from './actors/inspect/topology/build.ts';
+export { topologyData, topologyToJson, topologyToYaml } from './actors/inspect/topology/data.ts';
+export { parseTopology, TopologyError } from './actors/inspect/topology/parse.ts';
+export { runScenario, type ScenarioOptions, type StepOutcome } from './actors/inspect/topology/scenario.ts';
+export type { Step, Topology } from './actors/inspect/topology/schema.ts';
 // Errors
 export { ERRNO, type Errno, IommufdError } from './actors/iommufd/errno.ts';
 export { IOCTL_TABLE, IOCTLS, type IoctlArg, type IoctlName } from './actors/iommufd/ioctl-table.ts';

@@ -53,6 +53,8 @@ export interface AddDeviceOptions {
 export interface IommuHandle extends IommuInstance {
   readonly vendor: VendorName;
   readonly actor: AnyActorRef;
+  /** The vendor options it was built with, so `farm.toTopology()` can describe it. */
+  readonly options: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -123,7 +125,7 @@ export class Host {
     });
     const actor = this.#spawn('iommu', name, { name, vendor });
     actor.send({ type: 'ENABLE' });
-    const handle: IommuHandle = { ...inst, vendor, actor };
+    const handle: IommuHandle = { ...inst, vendor, actor, options };
     this.#iommus.set(name, handle);
     this.core.iommus.set(name, handle);
     return handle;
@@ -202,6 +204,10 @@ export class Host {
     const proc = new Process(this, { ...opts, privileged }, this.#nextPid++, user);
     this.#processes.set(opts.name, proc);
     return proc;
+  }
+
+  processes(): Process[] {
+    return [...this.#processes.values()];
   }
 
   process(name: string): Process {
