@@ -23,6 +23,20 @@ export { topologyData, topologyToJson, topologyToYaml } from './actors/inspect/t
 export { parseTopology, TopologyError } from './actors/inspect/topology/parse.ts';
 export { runScenario, type ScenarioOptions, type StepOutcome } from './actors/inspect/topology/scenario.ts';
 export type { Step, Topology } from './actors/inspect/topology/schema.ts';
+// Traces: JSONL recordings of farm.events$, replay, sequence diagrams
+export { describeEvent, formatEvent } from './actors/inspect/trace/describe.ts';
+export { traceHash } from './actors/inspect/trace/hash.ts';
+export { type RecordedRun, type RecordOptions, recordRun } from './actors/inspect/trace/record.ts';
+export { type Divergence, type ReplayResult, replayTrace } from './actors/inspect/trace/replay.ts';
+export { type SequenceOptions, toSequenceDiagram } from './actors/inspect/trace/sequence.ts';
+export {
+  readTrace,
+  TRACE_FORMAT_VERSION,
+  type Trace,
+  TraceError,
+  type TraceHeader,
+  traceText,
+} from './actors/inspect/trace/trace-file.ts';
 // Errors
 export { ERRNO, type Errno, IommufdError } from './actors/iommufd/errno.ts';
 export { IOCTL_TABLE, IOCTLS, type IoctlArg, type IoctlName } from './actors/iommufd/ioctl-table.ts';
