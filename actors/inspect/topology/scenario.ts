@@ -31,9 +31,12 @@ export interface ScenarioOptions {
 
 type Value = Iommufd | VfioDevice | number | bigint;
 
+/** A step that cannot run: it uses the result of a step that failed as expected. */
+class MissingResult extends Error {}
+
 function lookup<T extends Value>(results: Map<string, Value>, ref: string): T {
   const v = results.get(ref.slice(1));
-  if (v === undefined) throw new TypeError(`${ref} is not defined`);
+  if (v === undefined) throw new MissingResult(`${ref} has no value: the step that makes it failed`);
   return v as T;
 }
 
@@ -163,7 +166,7 @@ async function execute(farm: Farm, step: Step, results: Map<string, Value>): Pro
 function judge(step: Step, detail: string, errno: string | undefined): { ok: boolean; detail: string } {
   const expect = (step.args as { expect?: string }).expect;
   if (step.op === 'dma') {
-    if (errno) return { ok: false, detail: `${errno}` };
+    if (errno) return { ok: false, detail };
     const fault = detail.startsWith('fault') ? detail.slice('fault '.length) : undefined;
     if (expect === undefined) return { ok: true, detail };
     const met =
@@ -176,7 +179,7 @@ function judge(step: Step, detail: string, errno: string | undefined): { ok: boo
       : { ok: false, detail: `${detail}, expected ${expect}` };
   }
   if (expect === errno) return { ok: true, detail: `${errno} as expected` };
-  return { ok: false, detail: expect ? `${errno}, expected ${expect}` : errno };
+  return { ok: false, detail: expect ? `${detail}, expected ${expect}` : detail };
 }
 
 /**
@@ -196,9 +199,10 @@ export async function runScenario(
     try {
       detail = await execute(farm, step, results);
     } catch (err) {
-      if (!(err instanceof IommufdError)) throw err;
-      errno = err.errno;
-      detail = err.message;
+      if (err instanceof MissingResult) errno = 'no result';
+      else if (!(err instanceof IommufdError)) throw err;
+      else errno = err.errno;
+      detail = (err as Error).message;
     }
     const verdict = judge(step, detail, errno);
     const outcome: StepOutcome = { index, op: step.op, ...verdict, t: farm.now };

@@ -67,9 +67,9 @@ export const stepSchemas = {
   /** open("/dev/iommu") in a process: an iommufd. */
   open: z.strictObject({ process: z.string(), as: name }),
   /** IOMMU_IOAS_ALLOC: the IOAS id. */
-  'ioas-alloc': z.strictObject({ iommufd: ref, as: name }),
+  'ioas-alloc': z.strictObject({ iommufd: ref, as: name, expect: errno.optional() }),
   /** open the device's VFIO cdev in the iommufd's process, VFIO_DEVICE_BIND_IOMMUFD. */
-  bind: z.strictObject({ iommufd: ref, device: z.string(), as: name }),
+  bind: z.strictObject({ iommufd: ref, device: z.string(), as: name, expect: errno.optional() }),
   /** VFIO_DEVICE_ATTACH_IOMMUFD_PT to an IOAS (or HWPT) id. */
   attach: z.strictObject({
     device: ref,
@@ -90,6 +90,7 @@ export const stepSchemas = {
     va: sizeOrRef,
     length: size,
     byte: z.number().int().min(0).max(255),
+    expect: errno.optional(),
   }),
   /** IOMMU_IOAS_MAP: the IOVA (fixed when `iova` is given, else the kernel picks). */
   map: z.strictObject({
@@ -113,7 +114,7 @@ export const stepSchemas = {
     expect: z.string().optional(),
   }),
   /** close() an iommufd or a VFIO device fd. */
-  close: z.strictObject({ fd: ref }),
+  close: z.strictObject({ fd: ref, expect: errno.optional() }),
   /** Lets virtual time run until nothing is pending. */
   settle: z.strictObject({}),
 } as const;

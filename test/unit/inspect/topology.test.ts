@@ -164,3 +164,53 @@ describe('malformed topologies: file:line:col and what was expected', () => {
     expect(() => loadTopology(text, { file: 'x.yaml' })).toThrow(/^x\.yaml:4:9: hosts\.0\.iommus\.0: EINVAL/);
   });
 });
+
+describe('scenario outcomes', () => {
+  test('an expected errno passes; a step using a result that was never made fails without throwing', async () => {
+    const text = `hosts:
+  - name: h0
+    selftest: true
+    devices: [{ name: d, iommu: mock, kernelDriver: e1000 }]
+    processes: [{ name: p }]
+scenario:
+  - open: { process: p, as: f }
+  - bind: { iommufd: $f, device: d, as: x, expect: EBUSY }
+  - ioas-alloc: { iommufd: $f, as: i }
+  - attach: { device: $x, pt: $i }
+  - settle: {}
+`;
+    const topology = parseTopology(text);
+    const outcomes = await runScenario(loadTopology(text), topology.scenario!);
+    expect(outcomes.map((o) => [o.op, o.ok])).toEqual([
+      ['open', true],
+      ['bind', true],
+      ['ioas-alloc', true],
+      ['attach', false],
+    ]);
+    expect(outcomes[1]!.detail).toBe('EBUSY as expected');
+    expect(outcomes[3]!.detail).toContain('$x has no value');
+    const all = await runScenario(loadTopology(text), topology.scenario!, { stopOnFailure: false });
+    expect(all).toHaveLength(5);
+  });
+
+  test('an unexpected errno and a DMA outcome other than the expected one fail the step', async () => {
+    const text = `hosts:
+  - name: h0
+    selftest: true
+    devices: [{ name: d, iommu: mock }]
+    processes: [{ name: p }]
+scenario:
+  - open: { process: p, as: f }
+  - ioas-alloc: { iommufd: $f, as: i }
+  - mmap: { process: p, length: 4KiB, as: buf }
+  - map: { iommufd: $f, ioas: $i, va: $buf, length: 0, iova: 0x1000000, as: m }
+  - dma: { device: d, op: read, iova: 0x1000000, length: 8, expect: ok }
+`;
+    const steps = parseTopology(text).scenario!;
+    const outcomes = await runScenario(loadTopology(text), steps, { stopOnFailure: false });
+    expect(outcomes[3]).toMatchObject({ op: 'map', ok: false });
+    expect(outcomes[3]!.detail).toMatch(/^IOMMU_IOAS_MAP: EINVAL/);
+    expect(outcomes[4]).toMatchObject({ op: 'dma', ok: false });
+    expect(outcomes[4]!.detail).toMatch(/^fault \S+, expected ok$/);
+  });
+});
