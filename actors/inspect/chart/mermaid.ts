@@ -1,4 +1,4 @@
-import { type ChartModel, type ChartState, edgeLabel } from './chart-model.ts';
+import { allStates, type ChartModel, type ChartState, edgeLabel } from './chart-model.ts';
 import { summaryLines } from './context-summary.ts';
 import type { LiveState } from './live-state.ts';
 
@@ -61,8 +61,14 @@ export function toMermaid(model: ChartModel, live?: LiveState): string {
 
   if (live) {
     lines.push('  classDef active fill:#fde68a,stroke:#b45309,stroke-width:2px');
-    // The root is always active: only the states below it say anything.
-    const active = live.active.filter((id) => id !== model.root.id);
+    // Mermaid styles simple states only (a class on a composite state is refused): the active
+    // leaves say it all, since their ancestors are active with them.
+    const leaves = new Set(
+      allStates(model)
+        .filter((s) => s.children.length === 0 && s.id !== model.root.id)
+        .map((s) => s.id),
+    );
+    const active = live.active.filter((id) => leaves.has(id));
     if (active.length > 0) lines.push(`  class ${active.map(mermaidId).join(',')} active`);
     const note = [
       `actor ${live.actorId} (${live.status})`,

@@ -126,7 +126,7 @@ describe('chart of a live actor', () => {
     const a = createActor(parallel).start();
     a.send({ type: 'ON' });
     const mermaid = await chart(a, { format: 'mermaid' });
-    expect(mermaid).toContain('class s_par_link,s_par_link_down,s_par_power,s_par_power_on active');
+    expect(mermaid).toContain('class s_par_link_down,s_par_power_on active');
   });
 });
 

@@ -5,6 +5,8 @@ import { topologyToJson, topologyToYaml } from '../../../actors/inspect/topology
 import { parseTopology, TopologyError } from '../../../actors/inspect/topology/parse.ts';
 import { runScenario } from '../../../actors/inspect/topology/scenario.ts';
 import type { Step } from '../../../actors/inspect/topology/schema.ts';
+import { traceHash } from '../../../actors/inspect/trace/hash.ts';
+import { encodeEvent } from '../../../actors/inspect/trace/trace-file.ts';
 import { createFarm, type Farm, type FarmEvent } from '../../../index.ts';
 
 const DIR = new URL('../../../topologies/', import.meta.url);
@@ -16,7 +18,7 @@ async function runTrace(make: (onCreate: (f: Farm) => void) => Farm, steps: read
   const farm = make((f) => f.events$.subscribe((e) => events.push(e)));
   const outcomes = await runScenario(farm, steps);
   const text = JSON.stringify(events, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
-  return { farm, outcomes, text, events };
+  return { farm, outcomes, text, events, hash: traceHash(events.map(encodeEvent)) };
 }
 
 function errorOf(text: string, file = 'bad.yaml'): TopologyError {
@@ -76,6 +78,7 @@ describe('round trip through the model', () => {
     const b = await runTrace((onCreate) => loadTopology(model, { onCreate }), scenario);
     expect(b.farm.actors()).toEqual(a.farm.actors());
     expect(b.farm.seed).toBe(9);
+    expect(b.hash).toBe(a.hash);
     expect(b.text).toBe(a.text);
     expect(a.events.length).toBeGreaterThan(20);
   });
