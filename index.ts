@@ -15,6 +15,29 @@ export {
   type HostOptions,
   type IommuHandle,
 } from './actors/host.ts';
+// Inspection: state charts of machines and live actors
+export { CHART_FORMATS, type ChartFormat, type ChartOptions, chart } from './actors/inspect/chart/chart.ts';
+export { type MachineType, machineType, machineTypes } from './actors/inspect/chart/machine-types.ts';
+// Topologies: farms as YAML/JSON files with an optional scenario
+export { type LoadTopologyOptions, loadTopology } from './actors/inspect/topology/build.ts';
+export { topologyData, topologyToJson, topologyToYaml } from './actors/inspect/topology/data.ts';
+export { parseTopology, TopologyError } from './actors/inspect/topology/parse.ts';
+export { runScenario, type ScenarioOptions, type StepOutcome } from './actors/inspect/topology/scenario.ts';
+export type { Step, Topology } from './actors/inspect/topology/schema.ts';
+// Traces: JSONL recordings of farm.events$, replay, sequence diagrams
+export { describeEvent, formatEvent } from './actors/inspect/trace/describe.ts';
+export { traceHash } from './actors/inspect/trace/hash.ts';
+export { type RecordedRun, type RecordOptions, recordRun } from './actors/inspect/trace/record.ts';
+export { type Divergence, type ReplayResult, replayTrace } from './actors/inspect/trace/replay.ts';
+export { type SequenceOptions, toSequenceDiagram } from './actors/inspect/trace/sequence.ts';
+export {
+  readTrace,
+  TRACE_FORMAT_VERSION,
+  type Trace,
+  TraceError,
+  type TraceHeader,
+  traceText,
+} from './actors/inspect/trace/trace-file.ts';
 // Errors
 export { ERRNO, type Errno, IommufdError } from './actors/iommufd/errno.ts';
 export { IOCTL_TABLE, IOCTLS, type IoctlArg, type IoctlName } from './actors/iommufd/ioctl-table.ts';
@@ -35,7 +58,6 @@ export {
 } from './actors/runtime/fabric.ts';
 export type { FarmEvent, FarmEventType } from './actors/runtime/trace.ts';
 export { VfioDevice } from './actors/vfio/vfio-device.ts';
-
 // Vendors
 export type { Domain, IommuDriver, NestedDomain, PagingDomain, VendorName } from './vendors/driver.ts';
 export type { DmaFault, DmaRequest, IommuHardware } from './vendors/hardware.ts';

@@ -2,6 +2,8 @@ import type { Observable } from 'rxjs';
 import { type Actor, type AnyActorRef, createActor } from 'xstate';
 import { farmMachine } from '../machines/farm.machine.ts';
 import { Host, type HostOptions } from './host.ts';
+import { captureTopology } from './inspect/topology/capture.ts';
+import type { Topology } from './inspect/topology/schema.ts';
 import { fail } from './iommufd/errno.ts';
 import { SimClock } from './runtime/clock.ts';
 import { type FaultSwitches, noFaults } from './runtime/faults.ts';
@@ -48,7 +50,9 @@ export class Farm {
     this.rng = new Rng(this.seed);
     this.scheduler = new Scheduler(this.clock, this.rng, this.tracer, { auto: opts.autoRun ?? true });
     this.events$ = this.tracer.events$;
+    // A fixed id: XState's default (x:N) counts actors process-wide, which would make traces differ.
     this.root = createActor(farmMachine, {
+      id: 'farm',
       clock: xstateClock(this.scheduler),
       inspect: (ev) => {
         if (ev.type !== '@xstate.snapshot' || !this.tracer.on) return;
@@ -104,6 +108,11 @@ export class Farm {
         state: (ref.getSnapshot() as { value?: unknown }).value,
       }))
       .sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** This farm as a topology model: `loadTopology(farm.toTopology())` builds an equivalent farm. */
+  toTopology(): Topology {
+    return captureTopology(this);
   }
 
   /** Runs the scheduler until nothing is pending. */

@@ -57,6 +57,8 @@ export interface IommuHandle extends IommuInstance {
   readonly vendor: VendorName;
   /** @internal The IOMMU's mode machine. */
   readonly actor: AnyActorRef;
+  /** The vendor options it was built with, so `farm.toTopology()` can describe it. */
+  readonly options: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -133,7 +135,7 @@ export class Host {
     });
     const actor = this.#spawn('iommu', name, { name, vendor });
     actor.send({ type: 'ENABLE' });
-    const handle: IommuHandle = { ...inst, vendor, actor };
+    const handle: IommuHandle = { ...inst, vendor, actor, options };
     this.#iommus.set(name, handle);
     this.core.iommus.set(name, handle);
     return handle;
@@ -218,6 +220,11 @@ export class Host {
     const proc = new Process(this, { ...opts, privileged }, this.#nextPid++, user);
     this.#processes.set(opts.name, proc);
     return proc;
+  }
+
+  /** Every process spawned on this host, in spawn order. */
+  processes(): Process[] {
+    return [...this.#processes.values()];
   }
 
   /** The process called `name`; an `IommufdError` ESRCH if there is none. */

@@ -266,5 +266,8 @@ async function props(argv: string[]): Promise<void> {
 
 const [command, ...rest] = process.argv.slice(2);
 if (command === 'props') await props(rest);
+else if (command === 'chart') await (await import('./chart-command.ts')).chartCommand(rest);
+else if (command === 'run') await (await import('./run-command.ts')).runCommand(rest);
+else if (command === 'replay') await (await import('./replay-command.ts')).replayCommand(rest);
 else if (command === undefined || command === '--help' || command === '-h') console.log(USAGE);
 else fail(`unknown command ${command}`);
