@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import {
   availableVendors,
   createFarm,
+  IOMMU_HWPT_ALLOC_NEST_PARENT,
   IOMMU_HWPT_ALLOC_PASID,
   IOMMU_IOAS_MAP_FIXED_IOVA,
   IOMMU_IOAS_MAP_READABLE,
@@ -23,7 +24,7 @@ const BASE = 1n << 30n;
 const SZ_2M = 2n << 20n;
 
 /** One device with PASID support, bound and attached (to a PASID-capable HWPT if `pasidHwpt`). */
-async function setup(vendor: VendorName, pasidHwpt = false) {
+async function setup(vendor: VendorName, hwptFlags = 0) {
   const farm = createFarm({ seed: 12 });
   const host = farm.addHost({ name: 'h0' });
   host.addIommu({ name: 'iommu0', vendor });
@@ -34,9 +35,9 @@ async function setup(vendor: VendorName, pasidHwpt = false) {
   const vdev = vmm.openVfioDevice('nic0');
   const { out_devid } = await vdev.ioctl('VFIO_DEVICE_BIND_IOMMUFD', { iommufd: fd.fd });
   let pt = ioas;
-  if (pasidHwpt) {
+  if (hwptFlags) {
     const h = await fd.ioctl('IOMMU_HWPT_ALLOC', {
-      flags: IOMMU_HWPT_ALLOC_PASID,
+      flags: hwptFlags,
       dev_id: out_devid,
       pt_id: ioas,
     });
@@ -106,9 +107,16 @@ describe.each(availableVendors())('issue 12 on %s', (vendor) => {
     expect(before.ioas[s.ioas]!.areas).toEqual([]);
   });
 
-  for (const pasidHwpt of [false, true]) {
-    test(`a 2 MiB page over a freed small-page table, then small pages again (PASID HWPT: ${pasidHwpt})`, async () => {
-      const s = await setup(vendor, pasidHwpt);
+  // Default domain (VT-d first stage, SMMUv3 stage 1, AMD v1), PASID-capable (AMD v2), and a
+  // nest parent (VT-d second stage, SMMUv3 stage 2).
+  const kinds: Array<[string, number]> = [
+    ['default', 0],
+    ['PASID', IOMMU_HWPT_ALLOC_PASID],
+    ['nest parent', IOMMU_HWPT_ALLOC_NEST_PARENT],
+  ];
+  for (const [kind, flags] of kinds) {
+    test(`a 2 MiB page over a freed small-page table, then small pages again (${kind} HWPT)`, async () => {
+      const s = await setup(vendor, flags);
       const small = s.vmm.mmap(0x8000n);
       const huge = s.vmm.mmap(SZ_2M, { hugetlb: true, shared: true });
       s.vmm.write(small, new TextEncoder().encode('small'));
