@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import type { IommufdObject } from '../../actors/iommufd/object.ts';
 import {
   availableVendors,
   createFarm,
@@ -10,6 +11,7 @@ import {
   VFIO_DEVICE_ATTACH_PASID,
 } from '../../index.ts';
 import { snapshotCtx } from '../../props/snapshot.ts';
+import type { Domain } from '../../vendors/driver.ts';
 
 const RW = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
 const LEN = 2n << 20n;
@@ -123,4 +125,20 @@ describe.each(availableVendors())('issue 12, PASID 0 and teardown on %s', (vendo
     const r = await nic0.dma({ op: 'read', iova, length: 5 });
     expect(r.ok && new TextDecoder().decode(r.data)).toBe('fresh');
   });
+});
+
+test('AMD-Vi set_dev_pasid refuses PASID 0 even for the RID’s own v2 domain (GCR3 slot 0 is the RID’s)', async () => {
+  const s = await setup('amd-vi');
+  const hwpt = s.ctx.objects.get<{ domain: Domain } & IommufdObject>(s.hwpt);
+  const dev = s.host.device('nic0').ref;
+  const err = await hwpt.domain.attachDev(dev, 0, undefined).catch((e: unknown) => e);
+  expect(IommufdError.is(err) && err.errno).toBe('EINVAL');
+  const blocked = hwpt.domain.driver.blockedDomain;
+  const derr = await blocked.attachDev(dev, 0, hwpt.domain).catch((e: unknown) => e);
+  expect(IommufdError.is(derr) && derr.errno).toBe('EINVAL');
+  // The RID still translates through its v2 table, and the whole teardown stays clean.
+  const r = await s.host.device('nic0').dma({ op: 'read', iova: s.iova, length: 6 });
+  expect(r.ok && new TextDecoder().decode(r.data)).toBe('secret');
+  await closeAndCheck(s);
+  expect(s.host.core.warnings).toEqual([]);
 });
