@@ -162,3 +162,24 @@ describe.each(availableVendors())('issue 12 item 6: user-sized work is bounded o
     expect(performance.now() - started).toBeLessThan(5_000);
   });
 });
+
+test('a hugetlb mmap beyond free memory is ENOMEM at once, before any huge page is taken', async () => {
+  const farm = createFarm({ seed: 6 });
+  const host = farm.addHost({ name: 'h0' });
+  const vmm = host.spawnProcess({ name: 'vmm' });
+  const frames = host.phys.stats().allocatedFrames;
+  const started = performance.now();
+  let errno: unknown;
+  try {
+    vmm.mmap(1n << 40n, { hugetlb: true, shared: true });
+  } catch (e) {
+    errno = IommufdError.is(e) ? e.errno : e;
+  }
+  expect(errno).toBe('ENOMEM');
+  expect(host.phys.stats().allocatedFrames).toBe(frames);
+  expect(performance.now() - started).toBeLessThan(1_000);
+  // A mapping that fits still works.
+  const va = vmm.mmap(2n << 20n, { hugetlb: true, shared: true });
+  vmm.write(va, new Uint8Array([1, 2, 3]));
+  expect([...vmm.read(va, 3)]).toEqual([1, 2, 3]);
+});
