@@ -92,8 +92,8 @@ export class Device {
   }
 
   #execute(req: DmaRequestOptions): DmaResult {
-    const _hw = this.kdev.iommu.hw;
     const write = req.op === 'write';
+    if (this.kdev.dmaFenced) return this.#finish(req, { ok: false, fault: this.#fenced(req, write) });
     const runs: Array<[bigint, number]> = [];
     let iova = req.iova;
     let remaining = req.length;
@@ -130,6 +130,21 @@ export class Device {
         fault: { vendor: 'farm', reason: 'unbacked', iova: req.iova, pa: err.pa },
       });
     }
+  }
+
+  /** The master abort of a function whose bus mastering the kernel switched off: a blocked DMA. */
+  #fenced(req: DmaRequestOptions, write: boolean): DmaFault {
+    const { driver, name } = this.kdev.iommu;
+    return {
+      vendor: driver.vendor,
+      iommu: name,
+      reason: 'blocked',
+      rid: this.kdev.ref.rid,
+      pasid: req.pasid,
+      iova: req.iova,
+      write,
+      record: { source: 'bus-master-disabled' },
+    };
   }
 
   /** ATC first; on a miss an ATS Translation Request fills it; else an untranslated request. */

@@ -83,8 +83,16 @@ export interface PagingDomain extends Domain {
   /** The IOVA window the domain can translate (inclusive). */
   readonly aperture: { readonly start: bigint; readonly end: bigint };
   readonly nestParent: boolean;
-  /** `map_pages`: maps [iova, iova+size) to physically contiguous [pa, pa+size). */
+  /**
+   * `map_pages`: maps [iova, iova+size) to physically contiguous [pa, pa+size). A `prot` with
+   * neither IOMMU_READ nor IOMMU_WRITE is EINVAL and maps nothing.
+   */
   map(iova: bigint, pa: bigint, size: bigint, prot: number): void;
+  /**
+   * `iotlb_sync_map`: resolves once every flush the maps so far needed is done, e.g. the walk
+   * flush before a table page that a large page replaced is freed.
+   */
+  iotlbSyncMap?(): Promise<void>;
   /**
    * `unmap_pages` followed by `iotlb_sync`: clears the translation and does not resolve until
    * the hardware has dropped every cached copy of it (IOTLB and device ATCs).

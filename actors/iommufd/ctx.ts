@@ -118,9 +118,14 @@ export class IommufdCtx {
     const run = this.#tail.then(async () => {
       if (this.closed) return;
       this.closed = true;
+      // Release cannot fail: a driver error on one object is a WARN, and the rest still goes.
       await this.objects.destroyAll(async (obj) => {
         this.objects.remove(obj);
-        await obj.destroy();
+        try {
+          await obj.destroy();
+        } catch (err) {
+          this.env.host.core.warnings.push(`releasing ${obj.type} ${obj.id}: ${String(err)}`);
+        }
       });
       this.vfioIoas = undefined;
     });

@@ -1,4 +1,5 @@
 import type { KernelDevice } from '../kernel/iommu-core.ts';
+import { clearUser } from '../mem/clear-user.ts';
 import type { IommufdCtx } from './ctx.ts';
 import { ctxFileGet, ctxFilePut } from './ctx-file.ts';
 import { check, fail } from './errno.ts';
@@ -85,7 +86,12 @@ export async function iommufdDeviceUnbind(idev: IommufdDevice): Promise<void> {
     ctx.objects.tombstone(vdev);
     await vdev.destroy();
   }
-  await detachAll(idev);
+  try {
+    await detachAll(idev);
+  } catch (err) {
+    // Unbind always succeeds (the blocking itself cannot fail); a driver error past it is a WARN.
+    ctx.env.host.core.warnings.push(`unbinding ${idev.dev.name}: ${String(err)}`);
+  }
   idev.put();
   if (idev.live) {
     ctx.objects.remove(idev);
@@ -113,8 +119,7 @@ export function iommufdGetHwInfo(ucmd: Ucmd<IoctlArg<'IOMMU_GET_HW_INFO'>>): voi
   const mm = ctx.env.process.mm;
   const copyLen = Math.min(cmd.data_len, data.length);
   if (copyLen > 0) mm.write(cmd.data_uptr, data.subarray(0, copyLen));
-  if (copyLen < cmd.data_len)
-    mm.write(cmd.data_uptr + BigInt(copyLen), new Uint8Array(cmd.data_len - copyLen));
+  if (copyLen < cmd.data_len) clearUser(mm, cmd.data_uptr + BigInt(copyLen), cmd.data_len - copyLen);
   cmd.data_len = data.length;
   let caps = 0n;
   if (driver.capable(idev.dev, 'DIRTY_TRACKING')) caps |= BigInt(IOMMU_HW_CAP_DIRTY_TRACKING);

@@ -62,23 +62,30 @@ export async function iommufdHwptGetDirtyBitmap(
   const last = checkIovaRange(iopt, iova, cmd.length, pageSize);
   const ops = dirtyOps(hwpt.domain);
   const bitmap = new UserBitmap(ctx, cmd.data, iova, last, pageSize);
-  bitmap.pin();
   const noClear = (cmd.flags & NO_CLEAR) !== 0;
   const record = (at: bigint, size: bigint) => bitmap.set(at, size);
+  // iova_bitmap: one chunk of the user's bitmap at a time, pinned (EFAULT) before the domain is
+  // read for the IOVA it covers, so memory and time follow the bitmap the user really has.
   let cur = iova;
-  for (;;) {
-    const area = iopt.areas.lookup(cur)?.value;
-    if (!area || area.removing) {
-      bitmap.flush();
-      fail('EINVAL', `[${hex(iova)}, ${hex(last)}] is not fully mapped at ${hex(cur)}`);
+  for (let window = iova; ; ) {
+    const windowLast = bitmap.pinWindow(window);
+    for (;;) {
+      const area = iopt.areas.lookup(cur)?.value;
+      if (!area || area.removing) {
+        bitmap.flush();
+        fail('EINVAL', `[${hex(iova)}, ${hex(last)}] is not fully mapped at ${hex(cur)}`);
+      }
+      let to = windowLast;
+      if (area.last < to) to = area.last;
+      await ops.readAndClear(cur, to - cur + 1n, noClear, record);
+      if (to === windowLast) break;
+      cur = to + 1n;
     }
-    let to = last;
-    if (area.last < to) to = area.last;
-    await ops.readAndClear(cur, to - cur + 1n, noClear, record);
-    if (to === last) break;
-    cur = to + 1n;
+    bitmap.flush();
+    if (windowLast === last) break;
+    window = windowLast + 1n;
+    cur = window;
   }
-  bitmap.flush();
 }
 
 /** `iommufd_check_iova_range`: u64 arithmetic as in C, so a zero length wraps to the whole space. */
@@ -112,17 +119,29 @@ class UserBitmap {
     this.#shift = BigInt((pageSize & -pageSize).toString(2).length - 1);
   }
 
-  pin(): void {
-    const words = ((this.last - this.iova) >> this.#shift) / 64n + 1n;
-    const end = this.data + words * 8n;
-    const first = this.data - (this.data % PAGE_SIZE_N);
-    const pages = (end - first + PAGE_SIZE_N - 1n) / PAGE_SIZE_N;
-    const n = pages < BigInt(BITMAP_CHUNK_PAGES) ? Number(pages) : BITMAP_CHUNK_PAGES;
+  /**
+   * Pins the bitmap pages that cover IOVA from `start` (one chunk of BITMAP_CHUNK_PAGES at most;
+   * EFAULT on a bad pointer) and returns the last IOVA they cover.
+   */
+  pinWindow(start: bigint): bigint {
+    const firstBit = (start - this.iova) >> this.#shift;
+    const lastBitAll = (this.last - this.iova) >> this.#shift;
+    const firstByte = this.data + (firstBit / 64n) * 8n;
+    const pageVa = firstByte - (firstByte % PAGE_SIZE_N);
+    // Bits whose words lie in the chunk's pages.
+    const chunkEnd = pageVa + BigInt(BITMAP_CHUNK_PAGES) * PAGE_SIZE_N;
+    const lastWord = (chunkEnd - this.data) / 8n - 1n;
+    let lastBit = lastWord * 64n + 63n;
+    if (lastBit > lastBitAll) lastBit = lastBitAll;
+    const endByte = this.data + (lastBit / 64n) * 8n + 8n;
+    const pages = Number((endByte - pageVa + PAGE_SIZE_N - 1n) / PAGE_SIZE_N);
     const mm = this.ctx.env.process.mm;
-    mm.unpinPages(mm.pinPages(first, n, true));
+    mm.unpinPages(mm.pinPages(pageVa, pages, true));
+    if (lastBit === lastBitAll) return this.last;
+    return this.iova + ((lastBit + 1n) << this.#shift) - 1n;
   }
 
-  /** `iova_bitmap_set`, clipped to the bitmap's range. */
+  /** `iova_bitmap_set`, clipped to the bitmap's range; whole words at a time. */
   set(at: bigint, size: bigint): void {
     const from = at > this.iova ? at : this.iova;
     const lastAt = at + size - 1n;
@@ -130,9 +149,11 @@ class UserBitmap {
     if (from > to) return;
     const b0 = (from - this.iova) >> this.#shift;
     const b1 = (to - this.iova) >> this.#shift;
-    for (let b = b0; b <= b1; b++) {
-      const w = b / 64n;
-      this.#words.set(w, (this.#words.get(w) ?? 0n) | (1n << (b % 64n)));
+    for (let w = b0 / 64n; w <= b1 / 64n; w++) {
+      const lo = w === b0 / 64n ? b0 % 64n : 0n;
+      const hi = w === b1 / 64n ? b1 % 64n : 63n;
+      const mask = ((1n << (hi - lo + 1n)) - 1n) << lo;
+      this.#words.set(w, (this.#words.get(w) ?? 0n) | mask);
     }
   }
 

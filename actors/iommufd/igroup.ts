@@ -9,6 +9,9 @@ import type { HwptPaging } from './hwpt-paging.ts';
 /** The key of the RID attachment in `pasidAttach` (IOMMU_NO_PASID). */
 export const NO_PASID = -1;
 
+/** The PASID value Linux reserves for requests without one. */
+const IOMMU_NO_PASID = 0;
+
 /** One attachment point of a group: the HWPT and the devices that attached to it. */
 export interface Attach {
   hwpt: Hwpt;
@@ -73,10 +76,13 @@ function reserveDeviceRegions(idev: IommufdDevice, paging: HwptPaging): void {
 }
 
 /**
- * `iommu_attach_device_pasid`: the PASID must be below max_pasids of every PASID-capable device
- * of the group, and the attaching device must be able to tag PASIDs at all (spec §2.21).
+ * `iommu_attach_device_pasid`: IOMMU_NO_PASID (0) is the RID's and never a PASID attachment
+ * (EINVAL, before any driver sees it: on AMD-Vi GCR3 slot 0 is where the RID's v2 table lives);
+ * the PASID must be below max_pasids of every PASID-capable device of the group, and the
+ * attaching device must be able to tag PASIDs at all (spec §2.21).
  */
 function checkMaxPasids(idev: IommufdDevice, pasid: number): void {
+  if (pasid === IOMMU_NO_PASID) fail('EINVAL', 'PASID 0 is IOMMU_NO_PASID');
   if (idev.kdev.iommu.driver.maxPasids(idev.dev) === 0)
     fail('EINVAL', `${idev.dev.name} has no PASID support`);
   for (const kdev of idev.igroup.group.devices) {
@@ -207,8 +213,14 @@ export async function detachAll(idev: IommufdDevice): Promise<void> {
   const keys = [...idev.igroup.pasidAttach.entries()].filter(([, a]) => a.devices.has(idev)).map(([k]) => k);
   // PASIDs first: the RID hwpt must stay PASID-compatible while any PASID is attached.
   keys.sort((a, b) => b - a);
+  let error: unknown;
   for (const k of keys) {
-    const old = await hwptDetach(idev, k === NO_PASID ? undefined : k);
-    if (old) await hwptPut(old);
+    try {
+      const old = await hwptDetach(idev, k === NO_PASID ? undefined : k);
+      if (old) await hwptPut(old);
+    } catch (err) {
+      error ??= err; // every other attachment still goes
+    }
   }
+  if (error !== undefined) throw error;
 }

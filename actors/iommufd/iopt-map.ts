@@ -78,6 +78,7 @@ async function fillDomains(iopt: IoPagetable, areas: readonly IoptArea[]): Promi
       for (const d of iopt.domains) {
         mapArea(d, area, iopt.disableLargePages);
         done.push([area, d]);
+        await d.iotlbSyncMap?.();
       }
     }
   } catch (err) {
@@ -204,6 +205,7 @@ async function fillOneDomain(iopt: IoPagetable, domain: PagingDomain): Promise<v
       }
       mapArea(domain, area, iopt.disableLargePages);
       mapped.push(area);
+      await domain.iotlbSyncMap?.();
     }
   } catch (err) {
     for (const area of mapped.reverse()) await domain.unmap(area.iova, area.length);

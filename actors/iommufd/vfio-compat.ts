@@ -115,8 +115,9 @@ function vfioSetIommu(ctx: IommufdCtx, type: bigint): number {
 }
 
 /**
- * `iommufd_vfio_map_dma`: a FIXED map of user memory at `iova`. Without READ/WRITE flags the
- * mapping is made with no access rights, as the kernel does.
+ * `iommufd_vfio_map_dma`: a FIXED map of user memory at `iova`. Unlike IOAS_MAP it does not
+ * refuse a map without READ/WRITE itself: the prot reaches the drivers, and every page table
+ * refuses it (EINVAL), so with a domain attached nothing is mapped.
  */
 async function vfioMapDma(ctx: IommufdCtx, arg: bigint | null): Promise<number> {
   const map = readVfioArg(ctx, arg, vfio_iommu_type1_dma_map, vfio_iommu_type1_dma_map.offsetofend('size'));

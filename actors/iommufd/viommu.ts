@@ -1,5 +1,6 @@
 import type { UserData, ViommuDriverObject, ViommuRef } from '../../vendors/driver.ts';
 import type { IommuInstance } from '../kernel/iommu-core.ts';
+import { clearUser } from '../mem/clear-user.ts';
 import type { IommufdCtx } from './ctx.ts';
 import type { IommufdDevice } from './device.ts';
 import { fail } from './errno.ts';
@@ -106,9 +107,8 @@ export function iommufdViommuAlloc(ucmd: Ucmd<IoctlArg<'IOMMU_VIOMMU_ALLOC'>>): 
   if (out && cmd.data_len) {
     // copy_struct_to_user: the overlap, then zeroes past what the driver knows.
     const n = Math.min(cmd.data_len, out.length);
-    const bytes = new Uint8Array(cmd.data_len);
-    bytes.set(out.subarray(0, n));
-    mm.write(cmd.data_uptr, bytes);
+    mm.write(cmd.data_uptr, out.subarray(0, n));
+    clearUser(mm, cmd.data_uptr + BigInt(n), cmd.data_len - n);
   }
   cmd.out_viommu_id = viommu.id;
   ucmd.respond();

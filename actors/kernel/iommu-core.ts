@@ -23,6 +23,11 @@ export class KernelDevice {
   msiIsolated = true;
   /** The device's lifecycle machine, told about binds and attachments (control plane only). */
   notify: (event: DeviceLifecycleEvent) => void = () => {};
+  /**
+   * Bus mastering switched off because the IOMMU driver failed to block the device: its DMA
+   * stops at the function, whatever the IOMMU's state. Cleared by the next RID attach that works.
+   */
+  dmaFenced = false;
 
   constructor(
     readonly ref: DeviceRef,
@@ -57,6 +62,8 @@ export class IommuCore {
   readonly iommus = new Map<string, IommuInstance>();
   readonly devices = new Map<string, KernelDevice>();
   readonly groups = new Map<string, IommuGroup>();
+  /** The kernel's WARN_ONs: driver errors on paths that cannot fail (blocking a group). */
+  readonly warnings: string[] = [];
 
   group(name: string): IommuGroup {
     let g = this.groups.get(name);
@@ -116,22 +123,43 @@ export class IommuCore {
     } catch (err) {
       for (const dev of done.reverse()) {
         const back = old ?? dev.iommu.driver.blockedDomain;
-        await back.attachDev(dev.ref, pasid, domain);
+        try {
+          await back.attachDev(dev.ref, pasid, domain);
+        } catch (undo) {
+          dev.dmaFenced = true;
+          this.warnings.push(`restoring ${dev.name} after a failed attach: ${String(undo)}`);
+        }
       }
       throw err;
     }
-    if (pasid === undefined) group.domain = domain;
-    else group.pasidDomains.set(pasid, domain);
+    if (pasid === undefined) {
+      group.domain = domain;
+      for (const dev of group.devices) dev.dmaFenced = false;
+    } else group.pasidDomains.set(pasid, domain);
   }
 
-  /** Back to blocking DMA (RID), or no translation at all for that PASID. */
+  /**
+   * Back to blocking DMA (RID), or no translation at all for that PASID. Like the kernel's
+   * `__iommu_group_set_domain_nofail` this cannot fail: a driver error is a WARN, every other
+   * device is still blocked, and the one the driver failed on is fenced (bus mastering off), so
+   * its DMA can never reach memory that its owner is about to release.
+   */
   async blockGroup(group: IommuGroup, pasid: number | undefined): Promise<void> {
     const dev0 = group.devices[0];
     if (!dev0) return;
     const blocked = dev0.iommu.driver.blockedDomain;
     const old = pasid === undefined ? group.domain : group.pasidDomains.get(pasid);
     if (old === undefined || old === blocked) return;
-    for (const dev of group.devices) await blocked.attachDev(dev.ref, pasid, old);
+    for (const dev of group.devices) {
+      try {
+        await blocked.attachDev(dev.ref, pasid, old);
+      } catch (err) {
+        dev.dmaFenced = true;
+        this.warnings.push(
+          `blocking ${dev.name}${pasid === undefined ? '' : ` PASID ${pasid}`}: ${String(err)}`,
+        );
+      }
+    }
     if (pasid === undefined) group.domain = blocked;
     else group.pasidDomains.delete(pasid);
   }

@@ -258,6 +258,10 @@ export class AddressSpace {
 
   /** Anonymous hugetlb: every huge page allocated up front; nothing stays allocated on ENOMEM. */
   #allocHuge(len: bigint): number[] {
+    // hugetlb_reserve_pages: a request beyond what is free fails at once, before any work.
+    const { allocatedFrames, totalBytes } = this.phys.stats();
+    if (len / PAGE_SIZE_N > totalBytes / PAGE_SIZE_N - BigInt(allocatedFrames))
+      fail('ENOMEM', `hugetlb mapping of 0x${len.toString(16)} bytes exceeds free memory`);
     const frames: number[] = [];
     try {
       for (let i = 0n; i < len / HPAGE_SIZE_N; i++) {

@@ -86,11 +86,17 @@ export async function attachPasid(
   pasid: number,
   domain: AmdPagingDomain | undefined,
 ) {
+  // GCR3 slot 0 belongs to the RID's v2 domain (GIOV): no PASID attach or detach may touch it,
+  // not even one that names the RID's own domain (that used to return early, and its detach
+  // then freed the RID's GCR3 table under it).
   const old = dd.gcr3?.pasids.get(pasid);
+  if (pasid <= 0 || pasid >= drv.maxPasids(dd.ref)) {
+    if (domain === undefined && (old === undefined || pasid > 0)) return; // nothing there to clear
+    fail('EINVAL', `PASID ${pasid} out of range`);
+  }
   if (old === domain) return;
   if (domain && domain.pgtable !== 'v2') fail('EINVAL', 'a PASID needs a v2 domain');
   if (domain && dd.domain?.pgtable === 'v1') fail('EINVAL', 'the RID domain uses a v1 table');
-  if (domain && (pasid <= 0 || pasid >= drv.maxPasids(dd.ref))) fail('EINVAL', `PASID ${pasid} out of range`);
   const hadTable = dd.gcr3 !== undefined;
   const g = domain ? ensureGcr3(drv, dd) : dd.gcr3!;
   const atsBefore = dd.atsEnabled;

@@ -29,15 +29,16 @@ export class AmdV2Domain extends AmdPagingDomain {
   }
 
   protected mapPage(iova: bigint, pa: bigint, log2Size: number, prot: number): bigint[] {
-    this.table.mapPage(iova, pa, log2Size, (prot & IOMMU_WRITE) !== 0);
-    return [];
+    return this.table.mapPage(iova, pa, log2Size, (prot & IOMMU_WRITE) !== 0);
   }
 
   protected clear(iova: bigint, size: bigint): void {
     this.table.unmap(iova, size);
   }
 
-  protected release(): void {}
+  protected release(tables: readonly bigint[]): void {
+    this.table.release(tables);
+  }
 
   protected destroyTable(): void {
     this.table.destroy();

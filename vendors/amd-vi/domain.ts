@@ -58,6 +58,7 @@ export abstract class AmdPagingDomain implements PagingDomain {
     if (!(prot & (IOMMU_READ | IOMMU_WRITE))) fail('EINVAL', 'mapping without IOMMU_READ or IOMMU_WRITE');
     let done = 0n;
     const freed: bigint[] = [];
+    let error: unknown;
     try {
       while (done < size) {
         const at = iova + done;
@@ -69,11 +70,23 @@ export abstract class AmdPagingDomain implements PagingDomain {
         done += 1n << BigInt(log2);
       }
     } catch (err) {
+      error = err;
       this.clear(iova, done);
-      throw err;
     }
-    // Replaced PDEs: flush with PDE=1 before their tables go back (iommu_v1_map_pages).
-    if (freed.length > 0) void this.driver.flushAllThen(this, () => this.release(freed));
+    // Replaced PDEs: flush with PDE=1 before their tables go back (iommu_v1_map_pages; v2 has
+    // the same `updated` flush), even when the map failed after unlinking some.
+    if (freed.length > 0) {
+      const prev = this.#mapSync;
+      this.#mapSync = prev.then(() => this.driver.flushAllThen(this, () => this.release(freed)));
+    }
+    if (error !== undefined) throw error;
+  }
+
+  #mapSync: Promise<void> = Promise.resolve();
+
+  /** `iotlb_sync_map`: resolves once the flush a map needed is done and its tables freed. */
+  iotlbSyncMap(): Promise<void> {
+    return this.#mapSync;
   }
 
   async unmap(iova: bigint, size: bigint): Promise<void> {

@@ -1,3 +1,4 @@
+import { fail } from '../../actors/iommufd/errno.ts';
 import type { PhysMemory } from '../../actors/mem/phys-memory.ts';
 import { TablePages } from './table-pages.ts';
 import {
@@ -71,7 +72,7 @@ export class V1PageTable {
       }
       const nl = nextLevel(pte);
       if (nl === 0 || nl === NEXT_LEVEL_LARGE)
-        throw new Error(`map over a live page at 0x${iova.toString(16)}`);
+        fail('EEXIST', `map over a live page at 0x${iova.toString(16)}`);
       table = pte & PTE_ADDR_MASK;
     }
     const count = replicaCount(log2Size);
@@ -82,7 +83,7 @@ export class V1PageTable {
       if (!(old & PTE_PR)) continue;
       const nl = nextLevel(old);
       if (nl === 0 || nl === NEXT_LEVEL_LARGE)
-        throw new Error(`map over a live page at 0x${iova.toString(16)}`);
+        fail('EEXIST', `map over a live page at 0x${iova.toString(16)}`);
       this.#collect(old & PTE_ADDR_MASK, nl, freed);
     }
     const leaf = encodeLeaf(pa, log2Size, read, write);

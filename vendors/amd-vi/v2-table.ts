@@ -1,3 +1,4 @@
+import { fail } from '../../actors/iommufd/errno.ts';
 import type { PhysMemory } from '../../actors/mem/phys-memory.ts';
 import { TablePages } from './table-pages.ts';
 import { encodeV2Leaf, encodeV2Pde, V2_ADDR_MASK, V2_PRESENT, V2_PS } from './v2-pte.ts';
@@ -33,8 +34,13 @@ export class V2PageTable {
     this.#tables.releaseAll();
   }
 
-  /** Maps one page of 2^log2Size bytes (12, 21 or 30). Read is implied by present. */
-  mapPage(iova: bigint, pa: bigint, log2Size: number, write: boolean): void {
+  /**
+   * Maps one page of 2^log2Size bytes (12, 21 or 30). Read is implied by present. A large page
+   * over a table left by earlier small mappings replaces it (v2_alloc_pte's tear-down); the
+   * unlinked table pages are returned for the caller to free after its flush. A live page in the
+   * way is an overlap the core never asks for: EEXIST, nothing written.
+   */
+  mapPage(iova: bigint, pa: bigint, log2Size: number, write: boolean): bigint[] {
     const target = (log2Size - 12) / 9 + 1;
     let table = this.root;
     for (let level = this.levels; level > target; level--) {
@@ -46,13 +52,43 @@ export class V2PageTable {
         table = next;
         continue;
       }
-      if (pte & V2_PS) throw new Error(`v2 map over a live page at 0x${iova.toString(16)}`);
+      if (pte & V2_PS) fail('EEXIST', `v2 map over a live page at 0x${iova.toString(16)}`);
       table = pte & V2_ADDR_MASK;
     }
     const at = table + BigInt(indexOf(target, iova) * 8);
     const old = this.phys.readU64(at);
-    if (old & V2_PRESENT) throw new Error(`v2 map over a live entry at 0x${iova.toString(16)}`);
+    const freed: bigint[] = [];
+    if (old & V2_PRESENT) {
+      if (target === 1 || old & V2_PS || this.#maps(old & V2_ADDR_MASK, target - 1))
+        fail('EEXIST', `v2 map over a live entry at 0x${iova.toString(16)}`);
+      this.#collect(old & V2_ADDR_MASK, target - 1, freed);
+    }
     this.phys.writeU64(at, encodeV2Leaf(pa, target, write));
+    return freed;
+  }
+
+  /** Returns table pages a map unlinked, once the flush that follows it is done. */
+  release(tables: readonly bigint[]): void {
+    this.#tables.release(tables);
+  }
+
+  /** Whether a subtree at `level` still maps anything. */
+  #maps(table: bigint, level: number): boolean {
+    for (let i = 0; i < 512; i++) {
+      const pte = this.phys.readU64(table + BigInt(i * 8));
+      if (!(pte & V2_PRESENT)) continue;
+      if (level === 1 || pte & V2_PS || this.#maps(pte & V2_ADDR_MASK, level - 1)) return true;
+    }
+    return false;
+  }
+
+  #collect(table: bigint, level: number, out: bigint[]): void {
+    out.push(table);
+    if (level === 1) return;
+    for (let i = 0; i < 512; i++) {
+      const pte = this.phys.readU64(table + BigInt(i * 8));
+      if (pte & V2_PRESENT && !(pte & V2_PS)) this.#collect(pte & V2_ADDR_MASK, level - 1, out);
+    }
   }
 
   fetch(iova: bigint): Found {

@@ -53,8 +53,28 @@ export class Smmuv3PagingDomain implements PagingDomain {
   }
 
   map(iova: bigint, pa: bigint, size: bigint, prot: number): void {
-    // Stage-1 tables need no flush on map: the SMMU does not cache invalid entries.
-    this.pgtable.map(iova, pa, size, prot);
+    // Stage-1 tables need no flush on map: the SMMU does not cache invalid entries. A table a
+    // block replaced needs a walk flush (non-leaf TLBI + sync) before its pages may be reused.
+    const replaced = this.pgtable.map(iova, pa, size, prot);
+    if (replaced.length === 0) return;
+    const prev = this.#mapSync;
+    this.#mapSync = (async () => {
+      await prev;
+      await this.driver.ready;
+      for (const s of replaced) {
+        if (s.kind !== 'table') continue;
+        await tlbInvRangeDomain(this.driver, this, s.iova, s.size, SZ_4K, false);
+        this.pgtable.freeTables(s.pfns);
+      }
+    })();
+    this.driver.track(this.#mapSync);
+  }
+
+  #mapSync: Promise<void> = Promise.resolve();
+
+  /** `iotlb_sync_map`: resolves once the walk flushes a map needed are done and tables freed. */
+  iotlbSyncMap(): Promise<void> {
+    return this.#mapSync;
   }
 
   /**

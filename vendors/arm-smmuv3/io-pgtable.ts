@@ -102,12 +102,20 @@ export class IoPgtable {
     return pte;
   }
 
-  /** `map_pages`: largest pages alignment allows; all or nothing. */
-  map(iova: bigint, pa: bigint, size: bigint, prot: number): void {
+  /**
+   * `map_pages`: largest pages alignment allows; all or nothing. A mapping with neither read nor
+   * write is EINVAL (commit 6093cd582f8e: it used to succeed without writing, which spun
+   * `__iommu_map` forever). A block over a table left by earlier page mappings replaces it, as
+   * `arm_lpae_init_pte` does; the replaced tables are returned as steps for the caller to flush
+   * (walk flush) and only then free.
+   */
+  map(iova: bigint, pa: bigint, size: bigint, prot: number): UnmapStep[] {
     if ((iova | pa | size) & 0xfffn || size <= 0n)
       throw new SimulatorBug(`map misaligned 0x${iova.toString(16)}`);
+    if (!(prot & (IOMMU_READ | IOMMU_WRITE))) fail('EINVAL', 'mapping with neither read nor write');
     if ((iova + size - 1n) >> BigInt(this.ias) !== 0n) fail('EINVAL', 'IOVA beyond the input address size');
-    const written: Array<[bigint, bigint, bigint]> = [];
+    const written: Array<[bigint, bigint, bigint, bigint]> = [];
+    const replaced: UnmapStep[] = [];
     try {
       let done = 0n;
       while (done < size) {
@@ -116,8 +124,7 @@ export class IoPgtable {
         let placed = 0n;
         for (const s of SIZES) {
           if (at % s !== 0n || to % s !== 0n || size - done < s) continue;
-          const slot = this.#installLeaf(at, to, LEVEL_OF.get(s)!, prot);
-          if (slot === undefined) continue; // an (empty) table sits there: use smaller pages
+          const slot = this.#installLeaf(at, to, LEVEL_OF.get(s)!, prot, replaced);
           written.push(slot);
           placed = s;
           break;
@@ -126,13 +133,20 @@ export class IoPgtable {
         done += placed;
       }
     } catch (err) {
-      // Nothing could have used these PTEs yet (map runs without yielding): just clear them.
-      for (const [table, index] of written.reverse()) this.#write(table, index, 0n);
+      // Nothing could have used these PTEs yet (map runs without yielding): put back what was there.
+      for (const [table, index, , old] of written.reverse()) this.#write(table, index, old);
       throw err;
     }
+    return replaced;
   }
 
-  #installLeaf(iova: bigint, pa: bigint, target: number, prot: number): [bigint, bigint, bigint] | undefined {
+  #installLeaf(
+    iova: bigint,
+    pa: bigint,
+    target: number,
+    prot: number,
+    replaced: UnmapStep[],
+  ): [bigint, bigint, bigint, bigint] {
     let table = this.root;
     for (let level = this.startLevel; level < target; level++) {
       const index = this.#index(iova, level);
@@ -148,12 +162,26 @@ export class IoPgtable {
     const index = this.#index(iova, target);
     const pte = this.#read(table, index);
     if (pte & 1n) {
-      if (target < 3 && (pte & ARM_LPAE_PTE_TYPE_MASK) === ARM_LPAE_PTE_TYPE_TABLE) return undefined;
-      fail('EEXIST', `IOVA 0x${iova.toString(16)} is already mapped`);
+      const isTable = target < 3 && (pte & ARM_LPAE_PTE_TYPE_MASK) === ARM_LPAE_PTE_TYPE_TABLE;
+      if (!isTable || this.#hasLeaf(pte & ARM_LPAE_OA_MASK, target + 1))
+        fail('EEXIST', `IOVA 0x${iova.toString(16)} is already mapped`);
+      const size = blockSize(target);
+      replaced.push({ kind: 'table', iova, size, pfns: this.#collect(pte & ARM_LPAE_OA_MASK, target + 1) });
     }
     const value = this.#leafPte(pa, target, prot);
     this.#write(table, index, value);
-    return [table, index, value];
+    return [table, index, value, pte];
+  }
+
+  /** Whether a subtree still maps anything. */
+  #hasLeaf(table: bigint, level: number): boolean {
+    for (let i = 0n; i < 512n; i++) {
+      const pte = this.#read(table, i);
+      if ((pte & 1n) === 0n) continue;
+      if (level === 3 || (pte & ARM_LPAE_PTE_TYPE_MASK) !== ARM_LPAE_PTE_TYPE_TABLE) return true;
+      if (this.#hasLeaf(pte & ARM_LPAE_OA_MASK, level + 1)) return true;
+    }
+    return false;
   }
 
   /** The leaf covering `iova`: its table slot, descriptor, level and block base. */

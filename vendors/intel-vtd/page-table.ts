@@ -49,20 +49,42 @@ export class IoPageTable {
     return this.#pages.size;
   }
 
-  /** Maps a physically contiguous run, choosing the largest leaf that alignment and length allow. */
-  map(iova: bigint, pa: bigint, size: bigint, prot: number): void {
+  /**
+   * Maps a physically contiguous run, choosing the largest leaf that alignment and length allow.
+   * A superpage over a table left by earlier small mappings replaces it (`switch_to_super_page`):
+   * the table pages are unlinked and returned; the caller frees them only after a flush without
+   * IH, so no paging-structure cache can walk into a reused page. On failure nothing is mapped.
+   */
+  map(iova: bigint, pa: bigint, size: bigint, prot: number): bigint[] {
+    const freed: bigint[] = [];
+    const written: Array<[bigint, bigint]> = [];
     let done = 0n;
-    while (done < size) {
-      const at = iova + done;
-      const to = pa + done;
-      let level = this.maxLeafLevel;
-      while (level > 1 && ((at | to) & (levelSize(level) - 1n) || size - done < levelSize(level))) level--;
-      const ptePa = this.#walkAlloc(at, level);
-      const old = this.phys.readU64(ptePa);
-      if (this.#present(old)) fail('EBUSY', `DMA PTE for 0x${at.toString(16)} already set`);
-      this.phys.writeU64(ptePa, this.#leaf(to, prot, level));
-      done += levelSize(level);
+    try {
+      while (done < size) {
+        const at = iova + done;
+        const to = pa + done;
+        let level = this.maxLeafLevel;
+        while (level > 1 && ((at | to) & (levelSize(level) - 1n) || size - done < levelSize(level))) level--;
+        const ptePa = this.#walkAlloc(at, level);
+        const old = this.phys.readU64(ptePa);
+        if (this.#present(old)) {
+          const table = level > 1 && (old & this.#psBit()) === 0n;
+          // A live leaf below is a real overlap: Linux's "DMA PTE already set".
+          if (!table || this.#collect(old & PTE_ADDR_MASK, level - 1, []) !== 0n)
+            fail('EBUSY', `DMA PTE for 0x${at.toString(16)} already set`);
+          this.#collect(old & PTE_ADDR_MASK, level - 1, freed);
+        }
+        written.push([ptePa, old]);
+        this.phys.writeU64(ptePa, this.#leaf(to, prot, level));
+        done += levelSize(level);
+      }
+    } catch (err) {
+      // Nothing has walked these entries yet (map never yields): put the old ones back.
+      for (const [ptePa, old] of written.reverse()) this.phys.writeU64(ptePa, old);
+      throw err;
     }
+    for (const t of freed) this.#pages.delete(t);
+    return freed;
   }
 
   /**

@@ -66,12 +66,36 @@ export class VtdPagingDomain extends VtdDomain implements PagingDomain {
   map(iova: bigint, pa: bigint, size: bigint, prot: number): void {
     if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0) fail('EINVAL', 'mapping with neither read nor write');
     if (iova + size - 1n > this.aperture.end) fail('EFAULT', 'mapping beyond the domain address width');
+    const freed: bigint[] = [];
     let done = 0n;
-    while (done < size) {
-      const { pgsize, count } = iommuPgsize(this.pgsizeBitmap, iova + done, pa + done, size - done);
-      this.pt.map(iova + done, pa + done, pgsize * count, prot);
-      done += pgsize * count;
+    let error: unknown;
+    try {
+      while (done < size) {
+        const { pgsize, count } = iommuPgsize(this.pgsizeBitmap, iova + done, pa + done, size - done);
+        freed.push(...this.pt.map(iova + done, pa + done, pgsize * count, prot));
+        done += pgsize * count;
+      }
+    } catch (err) {
+      error = err;
+      if (done > 0n) freed.push(...this.pt.unmap(iova, done).freed);
     }
+    // switch_to_super_page: flush the range without IH, then free the replaced tables.
+    if (freed.length > 0) {
+      const prev = this.#mapSync;
+      this.#mapSync = (async () => {
+        await prev;
+        await this.flushRange(iova, iova + size - 1n, false);
+        for (const t of freed) this.driver.phys.put(t >> 12n);
+      })();
+    }
+    if (error !== undefined) throw error;
+  }
+
+  #mapSync: Promise<void> = Promise.resolve();
+
+  /** `iotlb_sync_map`: resolves once the flushes a map needed are done (and tables freed). */
+  iotlbSyncMap(): Promise<void> {
+    return this.#mapSync;
   }
 
   async unmap(iova: bigint, size: bigint): Promise<void> {

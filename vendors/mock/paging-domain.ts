@@ -50,6 +50,8 @@ export class MockPagingDomain implements PagingDomain, MockTranslating {
   }
 
   map(iova: bigint, pa: bigint, size: bigint, prot: number): void {
+    // The kernel's mock is a generic-pt table now: map_range refuses a mapping without access.
+    if (!(prot & (IOMMU_READ | IOMMU_WRITE))) fail('EINVAL', 'mapping with neither read nor write');
     const smallest = this.#sizes[this.#sizes.length - 1]!;
     if ((iova | pa | size) & (smallest - 1n)) throw new Error(`mock map misaligned: ${iova} ${pa} ${size}`);
     let done = 0n;
