@@ -17,10 +17,8 @@ const SMOKE = [
   'test/uapi/vfio-compat.test.ts',
   'test/unit/iommufd/vfio-compat.test.ts',
   'test/unit/vendors/intel-vtd/caches.test.ts',
-  'test/unit/vendors/intel-vtd/driver.test.ts',
   'test/unit/vendors/intel-vtd/encodings.test.ts',
   'test/unit/vendors/intel-vtd/nested.test.ts',
-  'test/scenarios/intel-vtd-uapi.test.ts',
   'test/props/no-stale.test.ts',
 ];
 
