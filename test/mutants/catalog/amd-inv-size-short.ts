@@ -15,5 +15,6 @@ export const mutant: Mutant = {
   ],
   vendors: ['amd-vi'],
   expected: ['no-stale', 'isolation'],
-  needs: 'an unmap of several pages crossing an alignment boundary, after DMA cached the last pages',
+  needs:
+    'Verified reachable by a direct scenario: map 3 pages at IOVA 0x8000, DMA-read each, IOAS_UNMAP, read 0xa000: stale. The campaign misses it because the unmap probe reads only the first 4 bytes of the removed areas and nothing warms the tail pages first.',
 };

@@ -15,5 +15,6 @@ export const mutant: Mutant = {
   ],
   vendors: ['arm-smmuv3'],
   expected: ['no-stale', 'isolation'],
-  needs: 'an unmap of an odd number (>1) of 4K pages, after DMA cached the last page, then DMA to it',
+  needs:
+    'Verified reachable by a direct scenario: map 3 pages at IOVA 0x3000, DMA-read each, IOAS_UNMAP, read 0x5000: stale. The campaign misses it because the unmap probe reads only the first 4 bytes of the removed areas and nothing warms the tail pages first.',
 };

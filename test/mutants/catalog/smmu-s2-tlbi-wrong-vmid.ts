@@ -15,5 +15,6 @@ export const mutant: Mutant = {
   ],
   vendors: ['arm-smmuv3'],
   expected: ['no-stale', 'isolation'],
-  needs: 'a stage-2 (nest-parent) HWPT attached at the RID, DMA, IOAS_UNMAP of that range, DMA again',
+  needs:
+    'a NEST_PARENT HWPT attached at the RID, DMA to every page, IOAS_UNMAP, DMA again. A direct scenario doing exactly that still faulted after the unmap: check the simulated S2 unmap path before aiming the campaign',
 };

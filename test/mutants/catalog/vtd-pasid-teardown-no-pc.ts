@@ -16,6 +16,5 @@ export const mutant: Mutant = {
   vendors: ['intel-vtd'],
   expected: ['isolation', 'no-stale'],
   needs:
-    'attach (RID or PASID), DMA so the PASID entry is cached, detach / destroy of the attachment ' +
-    '(teardown), then DMA from the device expecting a fault',
+    'attach at the RID or a PASID, DMA so the PASID entry is cached, detach, DMA again. A direct RID attach/DMA/detach/DMA scenario faulted as it should: the RID detach may not reach intel_pasid_tear_down_entry here; PASID detach (IOMMU_HWPT_ATTACH at a PASID, then detach) is the likelier path',
 };

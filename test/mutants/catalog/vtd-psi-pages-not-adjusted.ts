@@ -16,6 +16,5 @@ export const mutant: Mutant = {
   vendors: ['intel-vtd'],
   expected: ['no-stale', 'isolation'],
   needs:
-    'a first-stage (p_iotlb) domain, an unaligned multi-page unmap whose aligned block grows, DMA that ' +
-    'cached pages near the end of the grown block, then DMA there after the unmap',
+    'Verified reachable by a direct scenario: as vtd-psi-unaligned-mask (first-stage domain): 0x4000 and 0x5000 stale. The campaign misses it because the unmap probe reads only the first 4 bytes of the removed areas and nothing warms the tail pages first.',
 };

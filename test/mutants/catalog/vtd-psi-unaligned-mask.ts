@@ -19,6 +19,5 @@ export const mutant: Mutant = {
   vendors: ['intel-vtd'],
   expected: ['no-stale', 'isolation'],
   needs:
-    'an unmap (or dirty clear) of a multi-page range whose start is not aligned to its rounded-up size, ' +
-    'with the tail pages cached in the IOTLB by an earlier DMA, then DMA to the tail',
+    'Verified reachable by a direct scenario: map 3 pages at IOVA 0x3000, DMA-read each page, IOAS_UNMAP, read 0x4000 and 0x5000: stale. The campaign misses it because the unmap probe reads only the first 4 bytes of the removed areas and nothing warms the tail pages first.',
 };
