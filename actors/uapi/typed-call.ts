@@ -53,8 +53,9 @@ export async function typedIoctl(
     } catch (err) {
       throw new IommufdError('EINVAL', `bad argument to ${name}: ${(err as Error).message}`, { ioctl: name });
     }
-    const declared = Number(struct[sizeField]);
-    const va = scratch.place(declared > bytes.length ? padTo(bytes, declared) : bytes);
+    // As the kernel reads it: a negative size is its u32 bit pattern.
+    const declared = Number(struct[sizeField]) >>> 0;
+    const va = scratch.placeZeroExtended(bytes, declared);
     let ret: number;
     try {
       ret = await invoke(va);
@@ -76,12 +77,6 @@ export async function typedIoctl(
   } finally {
     scratch.release();
   }
-}
-
-function padTo(bytes: Uint8Array, n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  out.set(bytes);
-  return out;
 }
 
 function outputs(name: string, decoded: object): Outputs {
