@@ -32,6 +32,7 @@ export {
   fifoPolicy,
   seededPolicy,
 } from './actors/runtime/fabric.ts';
+export { FarmOptionError, FarmStalledError } from './actors/runtime/farm-errors.ts';
 export type { FarmEvent, FarmEventType } from './actors/runtime/trace.ts';
 export { VfioDevice } from './actors/vfio/vfio-device.ts';
 

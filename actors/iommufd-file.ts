@@ -55,13 +55,23 @@ export class Iommufd {
   async ioctl<N extends IoctlName>(name: N, fields: IoctlInput<N>): Promise<Outputs> {
     const entry = IOCTLS[name];
     if (!entry) fail('ENOTTY', `unknown ioctl ${name}`);
-    return typedIoctl(this.process.mm, name, entry.layout as never, fields as Record<string, unknown>, (va) =>
-      this.ioctlRaw(entry.cmd, va),
+    const call = typedIoctl(
+      this.process.mm,
+      name,
+      entry.layout as never,
+      fields as Record<string, unknown>,
+      (va) => this.#ioctl(entry.cmd, va),
     );
+    return this.process.host.farm.scheduler.watch(name, call);
   }
 
   /** ioctl(fd, cmd, arg) with `arg` a user VA (or null), exactly as C calls it. */
   ioctlRaw(cmd: number, arg: bigint | null): Promise<number> {
+    const call = `ioctl(${this.fd}, 0x${cmd.toString(16)})`;
+    return this.process.host.farm.scheduler.watch(call, this.#ioctl(cmd, arg));
+  }
+
+  #ioctl(cmd: number, arg: bigint | null): Promise<number> {
     this.process.checkFd(this.fd, this.file);
     return this.ctx.ioctl(cmd, arg);
   }

@@ -174,12 +174,18 @@ export class VfioDevice {
   ioctl(name: VfioIoctlName, fields: Record<string, unknown>): Promise<Outputs> {
     const entry = VFIO_IOCTLS[name];
     if (!entry) return Promise.reject(new IommufdError('ENOTTY', `unknown VFIO ioctl ${name}`));
-    return typedIoctl(this.process.mm, name, entry.layout as never, fields, (va) =>
-      this.ioctlRaw(entry.cmd, va),
+    const call = typedIoctl(this.process.mm, name, entry.layout as never, fields, (va) =>
+      this.#ioctl(entry.cmd, va),
     );
+    return this.process.host.farm.scheduler.watch(name, call);
   }
 
   ioctlRaw(cmd: number, arg: bigint | null): Promise<number> {
+    const call = `ioctl(${this.fd}, 0x${cmd.toString(16)})`;
+    return this.process.host.farm.scheduler.watch(call, this.#ioctl(cmd, arg));
+  }
+
+  #ioctl(cmd: number, arg: bigint | null): Promise<number> {
     this.process.checkFd(this.fd, this.file);
     return this.file.ioctl(cmd, arg);
   }
