@@ -3,6 +3,7 @@ import { type Actor, type AnyActorRef, createActor } from 'xstate';
 import { farmMachine } from '../machines/farm.machine.ts';
 import { Host, type HostOptions } from './host.ts';
 import { fail } from './iommufd/errno.ts';
+import { checkFarmOptions, checkHostOptions } from './options/entry-options.ts';
 import { SimClock } from './runtime/clock.ts';
 import { type FaultSwitches, noFaults } from './runtime/faults.ts';
 import { Rng } from './runtime/rng.ts';
@@ -11,7 +12,7 @@ import { type FarmEvent, Tracer } from './runtime/trace.ts';
 import { xstateClock } from './xstate-clock.ts';
 
 export interface FarmOptions {
-  /** Every random choice (fabric delivery order, vendor jitter) derives from it. Default 0. */
+  /** Every random choice (fabric delivery order, vendor jitter) derives from it: an integer in 0..2^32-1. Default 0. */
   seed?: number;
   /** false: nothing moves until `farm.step()`/`farm.settle()`; for tests that drive interleavings. */
   autoRun?: boolean;
@@ -42,6 +43,7 @@ export class Farm {
   readonly #hosts = new Map<string, Host>();
 
   constructor(opts: FarmOptions = {}) {
+    checkFarmOptions(opts);
     this.seed = opts.seed ?? 0;
     this.rng = new Rng(this.seed);
     this.scheduler = new Scheduler(this.clock, this.rng, this.tracer, { auto: opts.autoRun ?? true });
@@ -71,6 +73,7 @@ export class Farm {
   }
 
   addHost(opts: HostOptions): Host {
+    checkHostOptions(opts);
     if (this.#hosts.has(opts.name)) fail('EEXIST', `host ${opts.name} exists`);
     this.root.send({ type: 'ADD_HOST', id: opts.name, name: opts.name });
     const actor = this.root.system.get(opts.name) as AnyActorRef;

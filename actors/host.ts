@@ -10,6 +10,7 @@ import { formatBdf, parseBdf } from './kernel/bdf.ts';
 import { IommuCore, type IommuInstance, KernelDevice } from './kernel/iommu-core.ts';
 import { UserAccount } from './mem/locked-vm.ts';
 import { PhysMemory } from './mem/phys-memory.ts';
+import { checkDeviceOptions, checkIommuOptions, checkProcessOptions } from './options/entry-options.ts';
 import { Process, type ProcessOptions } from './process.ts';
 
 /** The IOMMU instance a selftest host creates for its mock devices. */
@@ -109,6 +110,7 @@ export class Host {
   }
 
   addIommu(opts: AddIommuOptions): IommuHandle {
+    checkIommuOptions(this.name, opts);
     if (this.#iommus.has(opts.name)) fail('EEXIST', `IOMMU ${opts.name} exists on ${this.name}`);
     const { name, vendor, ...options } = opts;
     const inst = createIommu(vendor, {
@@ -140,6 +142,7 @@ export class Host {
   }
 
   addDevice(opts: AddDeviceOptions): Device {
+    checkDeviceOptions(this.name, opts);
     if (this.#devices.has(opts.name)) fail('EEXIST', `device ${opts.name} exists on ${this.name}`);
     const iommu = this.iommu(opts.iommu);
     const bdf = opts.bdf ?? `0000:${(this.#nextBus++ & 0xff).toString(16).padStart(2, '0')}:00.0`;
@@ -191,6 +194,7 @@ export class Host {
   }
 
   spawnProcess(opts: ProcessOptions): Process {
+    checkProcessOptions(this.name, opts);
     if (this.#processes.has(opts.name)) fail('EEXIST', `process ${opts.name} exists on ${this.name}`);
     const privileged = opts.privileged ?? true;
     const uid = opts.uid ?? (privileged ? 0 : 1000);

@@ -1,5 +1,6 @@
 /** `npm run bench [name…]`: runs the benchmarks (all by default) and prints ratio tables. */
 import { benchCmdq } from './cmdq.bench.ts';
+import { benchDmaValidate } from './dma-validate.bench.ts';
 import { benchIoasMap } from './ioas-map.bench.ts';
 import { benchIoctlNoop } from './ioctl-noop.bench.ts';
 import { benchTranslate } from './translate.bench.ts';
@@ -9,6 +10,7 @@ const benches: Record<string, () => Promise<void>> = {
   'ioas-map': benchIoasMap,
   translate: benchTranslate,
   cmdq: benchCmdq,
+  'dma-validate': benchDmaValidate,
 };
 
 const wanted = process.argv.slice(2);

@@ -15,7 +15,8 @@ export function checkDmaRequest(
   pasidBits: number,
   device: string,
 ): FarmOptionError | undefined {
-  const entry = `${device}.dma`;
+  // The entry name is built only on the error path (`bad`): a string per call would dominate.
+  const entry = device;
   if (typeof req !== 'object' || req === null) return bad(entry, 'request', 'an object', req);
   const r = req as Record<string, unknown>;
   if (r.op !== 'read' && r.op !== 'write') return bad(entry, 'op', "'read' or 'write'", r.op);
@@ -31,7 +32,7 @@ export function checkDmaRequest(
     if (typeof pasid !== 'number' || !Number.isInteger(pasid) || pasid < 0 || pasid >= 2 ** pasidBits) {
       const range =
         pasidBits === 0
-          ? 'absent: the device has no PASID capability'
+          ? 'absent (or 0): the device has no PASID capability'
           : `an integer in 0..${2 ** pasidBits - 1} (PASID width ${pasidBits})`;
       return bad(entry, 'pasid', range, pasid);
     }
@@ -51,6 +52,6 @@ export function checkDmaRequest(
   return undefined;
 }
 
-function bad(entry: string, option: string, expected: string, got: unknown): FarmOptionError {
-  return new FarmOptionError(entry, option, expected, describeValue(got));
+function bad(device: string, option: string, expected: string, got: unknown): FarmOptionError {
+  return new FarmOptionError(`${device}.dma`, option, expected, describeValue(got));
 }
