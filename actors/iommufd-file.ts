@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { IommufdCtx } from './iommufd/ctx.ts';
-import { fail } from './iommufd/errno.ts';
+import { fail, IommufdError } from './iommufd/errno.ts';
 import { IOCTLS } from './iommufd/ioctl-table.ts';
 import { iommufdFopsMmap } from './iommufd/viommu-mmap.ts';
 import type { MmapBacking, MmapRequest, OpenFile } from './mem/file-table.ts';
@@ -59,9 +59,10 @@ export class Iommufd {
    * The typed ioctl: `await iommufd.ioctl('IOMMU_IOAS_MAP', { flags, ioas_id, user_va, length })`
    * resolves to the output fields (`{ iova }`) or rejects with an IommufdError.
    */
-  async ioctl<N extends IommufdIoctlName>(name: N, fields: IoctlInput<N>): Promise<IoctlOutput<N>> {
+  ioctl<N extends IommufdIoctlName>(name: N, fields: IoctlInput<N>): Promise<IoctlOutput<N>> {
     const entry = Object.hasOwn(TYPED, name) ? TYPED[name] : undefined;
-    if (!entry) fail('ENOTTY', `unknown ioctl ${name}`);
+    if (!entry) return Promise.reject(new IommufdError('ENOTTY', `unknown ioctl ${name}`));
+    // Not async: the caller gets the watched promise itself (see Scheduler.watch).
     const call = typedIoctl(
       this.process.mm,
       name,

@@ -26,6 +26,10 @@ import { FIXTURES } from '../world/build.ts';
 /** fast-check seeds are 32-bit; it prints them signed. */
 const seed = int(-(2 ** 31), 2 ** 32 - 1);
 const positive = int(1, 1e9);
+const milliseconds: Spec = {
+  expected: 'a positive number of milliseconds',
+  test: (v) => typeof v === 'number' && v > 0 && Number.isFinite(v),
+};
 const invariant: Spec = {
   expected: 'an invariant (an object with a name and a check function)',
   test: (v) => typeof v === 'object' && v !== null && typeof (v as { check?: unknown }).check === 'function',
@@ -82,8 +86,8 @@ export function checkCheckOptions(opts: unknown): void {
       ...PROPERTY,
       numRuns: positive,
       seed,
-      path: matches(/^\d+(:\d+)*$/, "a fast-check path such as '12:0:3'"),
-      timeLimitMs: positive,
+      path: matches(/^(\d+(:\d+)*)?$/, "a fast-check path such as '12:0:3'"),
+      timeLimitMs: milliseconds,
     },
     ['invariants', 'vendors'],
   );
@@ -103,7 +107,7 @@ export function checkMatrixOptions(opts: unknown): void {
       twins: bool,
       maxCommands: int(1, 10_000),
       fixture: oneOf(FIXTURES),
-      timeLimitMs: positive,
+      timeLimitMs: milliseconds,
       onRun: fn,
       onCell: fn,
     },

@@ -106,6 +106,17 @@ describe('a manual-mode farm nobody steps', () => {
     expect(await seen).toMatchObject({ ok: false });
   });
 
+  test('a call nobody awaits yet is not cut off: only awaiting an undriven call is a stall', async () => {
+    const { farm, dev, host } = farmWithDevice(false);
+    const fd = host.spawnProcess({ name: 'p' }).openIommufd();
+    const dma = dev.dma({ op: 'read', iova: 0x1000n, length: 4 });
+    const ioctl = fd.ioctl('IOMMU_IOAS_ALLOC', {});
+    for (let i = 0; i < 3; i++) await macrotask();
+    while (farm.step()) {}
+    expect(await dma).toMatchObject({ ok: false });
+    expect(await ioctl).toMatchObject({ out_ioas_id: 1 });
+  });
+
   test('a held farm (a harness that drives it later) is not cut off', async () => {
     const { farm, dev } = farmWithDevice(false);
     const release = farm.scheduler.hold();
