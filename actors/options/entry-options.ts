@@ -32,10 +32,11 @@ export function checkHostOptions(opts: unknown): void {
 
 export function checkIommuOptions(host: string, opts: unknown): void {
   const entry = `${host}.addIommu`;
-  const vendor = (opts as { vendor?: unknown } | null)?.vendor;
   const base = { name, vendor: oneOf(VENDORS) };
+  if (typeof opts !== 'object' || opts === null) checkOptions(entry, opts, base);
+  const { name: given, vendor } = opts as { name?: unknown; vendor?: unknown };
   // The vendor decides which other keys exist: check it first, then the whole object.
-  checkOptions(entry, { name: (opts as { name?: unknown } | null)?.name, vendor }, base, ['name', 'vendor']);
+  checkOptions(entry, { name: given, vendor }, base, ['name', 'vendor']);
   checkOptions(entry, opts, { ...base, ...VENDOR_OPTIONS[vendor as VendorName] }, ['name', 'vendor']);
 }
 

@@ -78,6 +78,7 @@ describe('farm.addHost and the host builders', () => {
       () => h.addIommu({ name: 'x', vendor: 'amd-vi', pgtable: 'v3' }),
       /'pgtable' must be one of 'v1', 'v2'/,
     );
+    rejectsWith(() => h.addIommu(bad(null)), /h0\.addIommu: option 'options' must be an object, got null/);
     expect(h.iommus()).toEqual([]);
     expect(h.addIommu({ name: 'x', vendor: 'intel-vtd', pasidBits: 20 }).vendor).toBe('intel-vtd');
   });
