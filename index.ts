@@ -44,7 +44,7 @@ export { IOCTL_TABLE, IOCTLS, type IoctlArg, type IoctlName } from './actors/iom
 // uAPI names and layouts (include/uapi/linux/iommufd.h, vfio.h, the selftest's iommufd_test.h)
 export * from './actors/iommufd/uapi.ts';
 export * from './actors/iommufd/uapi-structs.ts';
-export { Iommufd } from './actors/iommufd-file.ts';
+export { Iommufd, type IommufdIoctlName } from './actors/iommufd-file.ts';
 export { PROT_EXEC, PROT_READ, PROT_WRITE } from './actors/mem/address-space.ts';
 export { HPAGE_SIZE, PAGE_SIZE } from './actors/mem/page.ts';
 export { Process, type ProcessOptions } from './actors/process.ts';
@@ -56,8 +56,18 @@ export {
   fifoPolicy,
   seededPolicy,
 } from './actors/runtime/fabric.ts';
+export { FarmOptionError, FarmStalledError } from './actors/runtime/farm-errors.ts';
 export type { FarmEvent, FarmEventType } from './actors/runtime/trace.ts';
-export { VfioDevice } from './actors/vfio/vfio-device.ts';
+export type {
+  IoctlInput,
+  IoctlOutput,
+  TestCmdInput,
+  TestCmdOutput,
+  TypedIoctlName,
+} from './actors/uapi/ioctl-types.ts';
+export type { HwptData, InvalidateEntry, IovaRange, ViommuData } from './actors/uapi/marshal.ts';
+export { VfioDevice, type VfioIoctlName } from './actors/vfio/vfio-device.ts';
+
 // Vendors
 export type { Domain, IommuDriver, NestedDomain, PagingDomain, VendorName } from './vendors/driver.ts';
 export type { DmaFault, DmaRequest, IommuHardware } from './vendors/hardware.ts';

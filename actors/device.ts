@@ -3,10 +3,10 @@ import { DeviceAtc } from '../vendors/atc.ts';
 import type { DeviceRef } from '../vendors/driver.ts';
 import type { DmaFault } from '../vendors/hardware.ts';
 import type { Farm } from './farm.ts';
-import { fail } from './iommufd/errno.ts';
 import type { KernelDevice } from './kernel/iommu-core.ts';
 import type { PhysMemory } from './mem/phys-memory.ts';
 import { PhysAccessError } from './mem/phys-memory.ts';
+import { checkDmaRequest } from './options/dma-request.ts';
 
 /** One DMA transaction: {@link Device.dma}. */
 export interface DmaRequestOptions {
@@ -69,26 +69,20 @@ export class Device {
     return this.kdev.ref;
   }
 
-  /** Issues a DMA; settles once the fabric delivered it (virtual time moves on by itself). */
+  /**
+   * Issues a DMA; settles once the fabric delivered it (virtual time moves on by itself). A bad
+   * request rejects with FarmOptionError; a throw while executing it rejects too.
+   */
   dma(req: DmaRequestOptions): Promise<DmaResult> {
-    if (!Number.isInteger(req.length) || req.length <= 0) fail('EINVAL', `DMA length ${req.length}`);
-    if (req.op === 'write' && req.data && req.data.length !== req.length)
-      fail('EINVAL', 'DMA data length mismatch');
-    const bits = this.kdev.ref.pasidBits;
-    if (
-      req.pasid !== undefined &&
-      (!Number.isInteger(req.pasid) || req.pasid < 0 || req.pasid >= 2 ** bits)
-    ) {
-      fail('EINVAL', `${this.name} cannot tag PASID ${req.pasid} (PASID width ${bits})`);
-    }
-    return new Promise((resolve) => {
-      this.farm.scheduler.post(
-        `${this.name}->${this.kdev.iommu.name}`,
-        `dma.${req.op}`,
-        () => resolve(this.#execute(req)),
-        DMA_LATENCY_NS + Math.ceil(req.length / 4096) * DMA_PER_PAGE_NS,
-      );
-    });
+    const bad = checkDmaRequest(req, this.kdev.ref.pasidBits, this.name);
+    if (bad) return Promise.reject(bad);
+    return this.farm.scheduler.request(
+      `${this.name}->${this.kdev.iommu.name}`,
+      `dma.${req.op}`,
+      DMA_LATENCY_NS + Math.ceil(req.length / 4096) * DMA_PER_PAGE_NS,
+      () => this.#execute(req),
+      `${this.name}.dma(${req.op})`,
+    );
   }
 
   #execute(req: DmaRequestOptions): DmaResult {

@@ -5,6 +5,7 @@ import { Host, type HostOptions } from './host.ts';
 import { captureTopology } from './inspect/topology/capture.ts';
 import type { Topology } from './inspect/topology/schema.ts';
 import { fail } from './iommufd/errno.ts';
+import { checkFarmOptions, checkHostOptions } from './options/entry-options.ts';
 import { SimClock } from './runtime/clock.ts';
 import { type FaultSwitches, noFaults } from './runtime/faults.ts';
 import { Rng } from './runtime/rng.ts';
@@ -14,7 +15,7 @@ import { xstateClock } from './xstate-clock.ts';
 
 /** Options of {@link createFarm}. */
 export interface FarmOptions {
-  /** Every random choice (fabric delivery order, vendor jitter) derives from it. Default 0. */
+  /** Every random choice (fabric delivery order, vendor jitter) derives from it: an integer in 0..2^32-1. Default 0. */
   seed?: number;
   /** false: nothing moves until `farm.step()`/`farm.settle()`; for tests that drive interleavings. */
   autoRun?: boolean;
@@ -46,6 +47,7 @@ export class Farm {
   readonly #hosts = new Map<string, Host>();
 
   constructor(opts: FarmOptions = {}) {
+    checkFarmOptions(opts);
     this.seed = opts.seed ?? 0;
     this.rng = new Rng(this.seed);
     this.scheduler = new Scheduler(this.clock, this.rng, this.tracer, { auto: opts.autoRun ?? true });
@@ -78,6 +80,7 @@ export class Farm {
 
   /** Adds a host (its memory, IOMMU core and, with `selftest`, the mock IOMMU). */
   addHost(opts: HostOptions): Host {
+    checkHostOptions(opts);
     if (this.#hosts.has(opts.name)) fail('EEXIST', `host ${opts.name} exists`);
     this.root.send({ type: 'ADD_HOST', id: opts.name, name: opts.name });
     const actor = this.root.system.get(opts.name) as AnyActorRef;

@@ -10,6 +10,7 @@ import { formatBdf, parseBdf } from './kernel/bdf.ts';
 import { IommuCore, type IommuInstance, KernelDevice } from './kernel/iommu-core.ts';
 import { UserAccount } from './mem/locked-vm.ts';
 import { PhysMemory } from './mem/phys-memory.ts';
+import { checkDeviceOptions, checkIommuOptions, checkProcessOptions } from './options/entry-options.ts';
 import { Process, type ProcessOptions } from './process.ts';
 
 /** The IOMMU instance a selftest host creates for its mock devices. */
@@ -121,6 +122,7 @@ export class Host {
 
   /** Adds an IOMMU instance of a vendor (see {@link availableVendors}). */
   addIommu(opts: AddIommuOptions): IommuHandle {
+    checkIommuOptions(this.name, opts);
     if (this.#iommus.has(opts.name)) fail('EEXIST', `IOMMU ${opts.name} exists on ${this.name}`);
     const { name, vendor, ...options } = opts;
     const inst = createIommu(vendor, {
@@ -155,6 +157,7 @@ export class Host {
 
   /** Adds a PCI device behind one of the host's IOMMUs, in its own group unless `group` names one. */
   addDevice(opts: AddDeviceOptions): Device {
+    checkDeviceOptions(this.name, opts);
     if (this.#devices.has(opts.name)) fail('EEXIST', `device ${opts.name} exists on ${this.name}`);
     const iommu = this.iommu(opts.iommu);
     const bdf = opts.bdf ?? `0000:${(this.#nextBus++ & 0xff).toString(16).padStart(2, '0')}:00.0`;
@@ -209,6 +212,7 @@ export class Host {
 
   /** Starts a process that can open /dev/iommu and VFIO device cdevs. */
   spawnProcess(opts: ProcessOptions): Process {
+    checkProcessOptions(this.name, opts);
     if (this.#processes.has(opts.name)) fail('EEXIST', `process ${opts.name} exists on ${this.name}`);
     const privileged = opts.privileged ?? true;
     const uid = opts.uid ?? (privileged ? 0 : 1000);

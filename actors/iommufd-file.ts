@@ -1,14 +1,21 @@
 import type { Observable } from 'rxjs';
 import type { IommufdCtx } from './iommufd/ctx.ts';
-import { fail } from './iommufd/errno.ts';
-import { IOCTLS, type IoctlArg, type IoctlName } from './iommufd/ioctl-table.ts';
+import { fail, IommufdError } from './iommufd/errno.ts';
+import { IOCTLS } from './iommufd/ioctl-table.ts';
 import { iommufdFopsMmap } from './iommufd/viommu-mmap.ts';
 import type { MmapBacking, MmapRequest, OpenFile } from './mem/file-table.ts';
 import type { Process } from './process.ts';
-import { type Outputs, typedIoctl } from './uapi/typed-call.ts';
+import type { IoctlInput, IoctlName, IoctlOutput } from './uapi/ioctl-types.ts';
+import { typedIoctl } from './uapi/typed-call.ts';
+import { VFIO_COMPAT_IOCTLS, type VfioCompatIoctlName } from './uapi/vfio-ioctls.ts';
 
-/** Input of a typed ioctl: the struct's fields, `size` optional, pointer fields may carry JS values. */
-export type IoctlInput<N extends IoctlName> = { [K in keyof IoctlArg<N>]?: unknown };
+/** The typed calls /dev/iommu takes: its own, and the VFIO type1 container calls it emulates. */
+export type IommufdIoctlName = IoctlName | VfioCompatIoctlName;
+
+const TYPED: Readonly<Record<string, { readonly cmd: number; readonly layout: object }>> = {
+  ...IOCTLS,
+  ...VFIO_COMPAT_IOCTLS,
+};
 
 /** The /dev/iommu file: ioctls go to the ctx; mmap exposes vIOMMU regions. */
 export class IommufdFile implements OpenFile {
@@ -52,16 +59,27 @@ export class Iommufd {
    * The typed ioctl: `await iommufd.ioctl('IOMMU_IOAS_MAP', { flags, ioas_id, user_va, length })`
    * resolves to the output fields (`{ iova }`) or rejects with an IommufdError.
    */
-  async ioctl<N extends IoctlName>(name: N, fields: IoctlInput<N>): Promise<Outputs> {
-    const entry = IOCTLS[name];
-    if (!entry) fail('ENOTTY', `unknown ioctl ${name}`);
-    return typedIoctl(this.process.mm, name, entry.layout as never, fields as Record<string, unknown>, (va) =>
-      this.ioctlRaw(entry.cmd, va),
+  ioctl<N extends IommufdIoctlName>(name: N, fields: IoctlInput<N>): Promise<IoctlOutput<N>> {
+    const entry = Object.hasOwn(TYPED, name) ? TYPED[name] : undefined;
+    if (!entry) return Promise.reject(new IommufdError('ENOTTY', `unknown ioctl ${name}`));
+    // Not async: the caller gets the watched promise itself (see Scheduler.watch).
+    const call = typedIoctl(
+      this.process.mm,
+      name,
+      entry.layout as never,
+      fields as Record<string, unknown>,
+      (va) => this.#ioctl(entry.cmd, va),
     );
+    return this.process.host.farm.scheduler.watch(name, call) as Promise<IoctlOutput<N>>;
   }
 
   /** ioctl(fd, cmd, arg) with `arg` a user VA (or null), exactly as C calls it. */
   ioctlRaw(cmd: number, arg: bigint | null): Promise<number> {
+    const call = `ioctl(${this.fd}, 0x${cmd.toString(16)})`;
+    return this.process.host.farm.scheduler.watch(call, this.#ioctl(cmd, arg));
+  }
+
+  #ioctl(cmd: number, arg: bigint | null): Promise<number> {
     this.process.checkFd(this.fd, this.file);
     return this.ctx.ioctl(cmd, arg);
   }

@@ -14,12 +14,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { compareWithBaseline, type RatioBaseline, remeasureRegressed } from './baseline.ts';
 import { cmdq } from './cmdq.bench.ts';
+import { dmaValidate } from './dma-validate.bench.ts';
 import { type BenchRow, type BenchSuite, printRows, rowKey, runSuite } from './harness.ts';
 import { ioasMap } from './ioas-map.bench.ts';
 import { ioctlNoop } from './ioctl-noop.bench.ts';
 import { translate } from './translate.bench.ts';
 
-const SUITES: readonly BenchSuite[] = [ioctlNoop, ioasMap, translate, cmdq];
+const SUITES: readonly BenchSuite[] = [ioctlNoop, ioasMap, translate, cmdq, dmaValidate];
 const DEFAULT_BASELINE = join(dirname(fileURLToPath(import.meta.url)), 'baseline.json');
 
 const { values, positionals } = parseArgs({

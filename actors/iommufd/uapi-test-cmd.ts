@@ -69,7 +69,7 @@ export type TestCmdMemberName = keyof typeof testCmdMembers;
 export type TestCmdMembers = UnionValue<typeof testCmdMembers>;
 
 /** Which union member each IOMMU_TEST_OP_* reads and writes. */
-export const TEST_CMD_MEMBER_BY_OP: Readonly<Record<number, TestCmdMemberName>> = Object.freeze({
+export const TEST_CMD_MEMBER_BY_OP = Object.freeze({
   [op.IOMMU_TEST_OP_ADD_RESERVED]: 'add_reserved',
   [op.IOMMU_TEST_OP_MOCK_DOMAIN]: 'mock_domain',
   [op.IOMMU_TEST_OP_MD_CHECK_MAP]: 'check_map',
@@ -94,10 +94,15 @@ export const TEST_CMD_MEMBER_BY_OP: Readonly<Record<number, TestCmdMemberName>> 
   [op.IOMMU_TEST_OP_DMABUF_GET]: 'dmabuf_get',
   [op.IOMMU_TEST_OP_DMABUF_REVOKE]: 'dmabuf_revoke',
   [op.IOMMU_TEST_OP_MD_CHECK_DMABUF]: 'check_dmabuf',
-});
+} as const satisfies Record<number, TestCmdMemberName>);
+
+/** The IOMMU_TEST_OP_* values, as a type. */
+export type TestCmdOp = keyof typeof TEST_CMD_MEMBER_BY_OP;
 
 export function testCmdMemberForOp(opValue: number): TestCmdMemberName | undefined {
-  return Object.hasOwn(TEST_CMD_MEMBER_BY_OP, opValue) ? TEST_CMD_MEMBER_BY_OP[opValue] : undefined;
+  return Object.hasOwn(TEST_CMD_MEMBER_BY_OP, opValue)
+    ? TEST_CMD_MEMBER_BY_OP[opValue as TestCmdOp]
+    : undefined;
 }
 
 export const iommu_test_cmd_union = defineUnion('iommu_test_cmd.union', testCmdMembers);

@@ -171,6 +171,61 @@ export class AddressSpace {
   }
 
   /**
+   * `check_zeroed_user`'s scan of [va, va + length): the offset of the first non-zero byte, or -1.
+   * EFAULT if an unmapped or PROT_NONE page comes before one. Untouched anonymous pages read as
+   * the zero page without being faulted in, so scanning a huge zero range costs only what is
+   * populated in it, not its length.
+   */
+  firstNonZero(va: bigint, length: number): number {
+    if (length <= 0) return -1;
+    check(va >= 0n, 'EFAULT');
+    const end = va + BigInt(length);
+    let at = va;
+    while (at < end) {
+      const vma = this.#vmas.at(at);
+      if (vma === undefined || vma.prot === PROT_NONE) fail('EFAULT', 'unreadable user memory');
+      const segEnd = vma.end < end ? vma.end : end;
+      const hit = vma.backing || vma.hugetlb ? this.#scanRead(at, segEnd) : this.#scanAnon(at, segEnd);
+      if (hit !== undefined) return Number(hit - va);
+      at = segEnd;
+    }
+    return -1;
+  }
+
+  /** The first non-zero byte in [from, to) of one VMA, reading (and faulting) every page. */
+  #scanRead(from: bigint, to: bigint): bigint | undefined {
+    for (let at = from; at < to; ) {
+      const n = Number(minBig(to - at, PAGE_SIZE_N - (at % PAGE_SIZE_N)));
+      const i = this.read(at, n).findIndex((b) => b !== 0);
+      if (i >= 0) return at + BigInt(i);
+      at += BigInt(n);
+    }
+    return undefined;
+  }
+
+  /** The first non-zero byte in [from, to) of a private anonymous VMA: only present pages can hold one. */
+  #scanAnon(from: bigint, to: bigint): bigint | undefined {
+    const fromVpn = Number(from / PAGE_SIZE_N);
+    const toVpn = Number((to - 1n) / PAGE_SIZE_N) + 1;
+    let vpns: number[];
+    if (toVpn - fromVpn <= this.#ptes.size) {
+      vpns = [];
+      for (let vpn = fromVpn; vpn < toVpn; vpn++) if (this.#ptes.has(vpn)) vpns.push(vpn);
+    } else {
+      vpns = [...this.#ptes.keys()].filter((vpn) => vpn >= fromVpn && vpn < toVpn).sort((a, b) => a - b);
+    }
+    for (const vpn of vpns) {
+      const page = BigInt(vpn) * PAGE_SIZE_N;
+      const start = page > from ? page : from;
+      const stop = page + PAGE_SIZE_N < to ? page + PAGE_SIZE_N : to;
+      const pa = BigInt(this.#ptes.get(vpn)!) * PAGE_SIZE_N + (start - page);
+      const i = this.phys.read(pa, Number(stop - start)).findIndex((b) => b !== 0);
+      if (i >= 0) return start + BigInt(i);
+    }
+    return undefined;
+  }
+
+  /**
    * pin_user_pages(FOLL_LONGTERM): the frames backing [va, va + npages pages), each with a new reference.
    * EFAULT for a hole, a PFNMAP mapping, a write pin of a read-only VMA or a read pin of an unreadable one
    * (`check_vma_flags()`). All or nothing: on failure no reference stays taken.
@@ -291,4 +346,8 @@ export class AddressSpace {
       for (const [vpn, pfn] of this.#ptes) if (vpn >= fromVpn && vpn < toVpn) drop(vpn, pfn);
     }
   }
+}
+
+function minBig(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
 }

@@ -1,4 +1,4 @@
-import type { StructLayout } from '../iommufd/struct.ts';
+import type { StructInput, StructLayout, ValueOf } from '../iommufd/struct.ts';
 import {
   iommu_hwpt_invalidate_selftest,
   iommu_hwpt_selftest,
@@ -21,32 +21,65 @@ type AnyLayout = StructLayout<object>;
 /**
  * How a typed call turns JS values in pointer fields into user memory and back: `before` may
  * place data and fill the struct's pointer and length fields; `after` reads results out.
+ * `In` and `Out` exist only for the types: the JS values the pointer fields take beside a user
+ * VA, and the extra outputs `after` adds (see ioctl-types.ts).
  */
-export interface Marshal {
+export interface Marshal<In extends object = object, Out extends object = object> {
   before?(fields: Fields, scratch: Scratch, state: Fields): void;
   after?(fields: Fields, out: Fields, scratch: Scratch, state: Fields): void;
+  readonly types?: { readonly in: In; readonly out: Out };
 }
 
-const HWPT_DATA: Record<number, AnyLayout> = {
-  57005: iommu_hwpt_selftest as AnyLayout,
-  1: iommu_hwpt_vtd_s1 as AnyLayout,
-  2: iommu_hwpt_arm_smmuv3 as AnyLayout,
-  3: iommu_hwpt_amd_guest as AnyLayout,
-};
+/** Declares what a marshaller accepts and produces, for the ioctl types; the code is unchanged. */
+function marshal<In extends object, Out extends object = object>(m: Marshal): Marshal<In, Out> {
+  return m as Marshal<In, Out>;
+}
 
-const VIOMMU_DATA: Record<number, AnyLayout> = {
-  3735928559: iommu_viommu_selftest as AnyLayout,
-  2: iommu_viommu_tegra241_cmdqv as AnyLayout,
-};
+/** HWPT_ALLOC payloads by `data_type` (IOMMU_HWPT_DATA_*). */
+const HWPT_DATA = {
+  57005: iommu_hwpt_selftest,
+  1: iommu_hwpt_vtd_s1,
+  2: iommu_hwpt_arm_smmuv3,
+  3: iommu_hwpt_amd_guest,
+} as const;
+
+/** VIOMMU_ALLOC payloads by `type` (IOMMU_VIOMMU_TYPE_*). */
+const VIOMMU_DATA = {
+  3735928559: iommu_viommu_selftest,
+  2: iommu_viommu_tegra241_cmdqv,
+} as const;
+
+/** HWPT_INVALIDATE entries by `data_type`; the selftest type has a HWPT and a vIOMMU form. */
+const INVALIDATE_ENTRY = {
+  0: iommu_hwpt_vtd_s1_invalidate,
+  1: iommu_viommu_arm_smmuv3_invalidate,
+  3735928559: iommu_hwpt_invalidate_selftest,
+} as const;
+
+type InputOfTable<T> = { [K in keyof T]: StructInput<ValueOf<T[K]>> }[keyof T];
+type OutputOfTable<T> = { [K in keyof T]: ValueOf<T[K]> }[keyof T];
+
+/** A vendor payload: its struct as an object, or its bytes. */
+export type HwptData = Uint8Array | InputOfTable<typeof HWPT_DATA>;
+export type ViommuData = Uint8Array | InputOfTable<typeof VIOMMU_DATA>;
+export type InvalidateEntry =
+  | Uint8Array
+  | InputOfTable<typeof INVALIDATE_ENTRY>
+  | StructInput<ValueOf<typeof iommu_viommu_invalidate_selftest>>;
+export interface IovaRange {
+  readonly start: bigint;
+  readonly last: bigint;
+}
+
+function lookup(table: object, key: number): AnyLayout | undefined {
+  return Object.hasOwn(table, key) ? ((table as Record<number, AnyLayout>)[key] as AnyLayout) : undefined;
+}
 
 function invalidateEntryLayout(type: number, entry: Fields): AnyLayout | undefined {
-  if (type === 0) return iommu_hwpt_vtd_s1_invalidate as AnyLayout;
-  if (type === 1) return iommu_viommu_arm_smmuv3_invalidate as AnyLayout;
-  if (type === 0xdeadbeef) {
-    const viommu = 'vdev_id' in entry || 'cache_id' in entry;
-    return (viommu ? iommu_viommu_invalidate_selftest : iommu_hwpt_invalidate_selftest) as AnyLayout;
+  if (type === 0xdeadbeef && ('vdev_id' in entry || 'cache_id' in entry)) {
+    return iommu_viommu_invalidate_selftest as AnyLayout;
   }
-  return undefined;
+  return lookup(INVALIDATE_ENTRY, type);
 }
 
 /** Bytes for a payload given as bytes, or as a struct object encoded with `layout`. */
@@ -98,8 +131,8 @@ function payload(
   };
 }
 
-export const MARSHAL: Record<string, Marshal> = {
-  IOMMU_IOAS_ALLOW_IOVAS: {
+export const MARSHAL = {
+  IOMMU_IOAS_ALLOW_IOVAS: marshal<{ allowed_iovas: readonly IovaRange[] }>({
     before(f, scratch, _state) {
       const ranges = f.allowed_iovas;
       if (!Array.isArray(ranges)) return;
@@ -112,8 +145,9 @@ export const MARSHAL: Record<string, Marshal> = {
       f.allowed_iovas = scratch.place(buf);
       if (f.num_iovas === undefined) f.num_iovas = ranges.length;
     },
-  },
-  IOMMU_IOAS_IOVA_RANGES: {
+  }),
+  // allowed_iovas out is the ranges the kernel wrote when the call made room for them.
+  IOMMU_IOAS_IOVA_RANGES: marshal<object, { allowed_iovas?: IovaRange[] }>({
     before(f, scratch, state) {
       if (f.allowed_iovas !== undefined) return;
       const n = Number(f.num_iovas ?? 0);
@@ -132,10 +166,15 @@ export const MARSHAL: Record<string, Marshal> = {
         last: dv.getBigUint64(i * 16 + 8, true),
       }));
     },
-  },
-  IOMMU_HWPT_ALLOC: payload('data_uptr', 'data_len', (f) => HWPT_DATA[Number(f.data_type ?? 0)]),
-  IOMMU_VIOMMU_ALLOC: payload('data_uptr', 'data_len', (f) => VIOMMU_DATA[Number(f.type ?? 0)], true),
-  IOMMU_GET_HW_INFO: {
+  }),
+  IOMMU_HWPT_ALLOC: marshal<{ data_uptr: HwptData }>(
+    payload('data_uptr', 'data_len', (f) => lookup(HWPT_DATA, Number(f.data_type ?? 0))),
+  ),
+  IOMMU_VIOMMU_ALLOC: marshal<
+    { data_uptr: ViommuData },
+    { data?: Uint8Array | OutputOfTable<typeof VIOMMU_DATA> }
+  >(payload('data_uptr', 'data_len', (f) => lookup(VIOMMU_DATA, Number(f.type ?? 0)), true)),
+  IOMMU_GET_HW_INFO: marshal<object, { data?: Uint8Array }>({
     before(f, scratch, state) {
       if (f.data_uptr !== undefined || !f.data_len) return;
       if (Number(f.data_len) > MAX_PAYLOAD) return;
@@ -146,8 +185,8 @@ export const MARSHAL: Record<string, Marshal> = {
       const i = (state as { info?: [bigint, number] }).info;
       if (i) out.data = scratch.read(i[0], i[1]);
     },
-  },
-  IOMMU_HWPT_INVALIDATE: {
+  }),
+  IOMMU_HWPT_INVALIDATE: marshal<{ data_uptr: readonly InvalidateEntry[] }>({
     before(f, scratch, _state) {
       const entries = f.data_uptr;
       if (!Array.isArray(entries)) return;
@@ -173,8 +212,8 @@ export const MARSHAL: Record<string, Marshal> = {
       if (f.entry_len === undefined) f.entry_len = entryLen;
       if (f.entry_num === undefined) f.entry_num = entries.length;
     },
-  },
-  IOMMU_HWPT_GET_DIRTY_BITMAP: {
+  }),
+  IOMMU_HWPT_GET_DIRTY_BITMAP: marshal<object, { bitmap?: Uint8Array }>({
     before(f, scratch, state) {
       if (f.data !== undefined) return;
       const pageSize = BigInt((f.page_size as bigint | undefined) ?? 0n);
@@ -190,5 +229,12 @@ export const MARSHAL: Record<string, Marshal> = {
       const b = (state as { bitmap?: [bigint, number] }).bitmap;
       if (b) out.bitmap = scratch.read(b[0], b[1]);
     },
-  },
-};
+  }),
+} as const;
+
+export type MarshalName = keyof typeof MARSHAL;
+
+/** The marshaller of a typed call, if its struct has pointer fields the library fills. */
+export function marshalFor(name: string): Marshal | undefined {
+  return Object.hasOwn(MARSHAL, name) ? MARSHAL[name as MarshalName] : undefined;
+}

@@ -36,6 +36,24 @@ export class Scratch {
     return va;
   }
 
+  /**
+   * `bytes` at the start of `size` bytes of zeroed user memory (a C caller's larger, zeroed
+   * struct). A large tail is a fresh mapping left untouched, so it costs no memory and the
+   * kernel's zero check of it costs nothing either.
+   */
+  placeZeroExtended(bytes: Uint8Array, size: number): bigint {
+    if (size <= bytes.length) return this.place(bytes);
+    if (size <= BLOCK / 2) {
+      const padded = new Uint8Array(size);
+      padded.set(bytes);
+      return this.place(padded);
+    }
+    const va = this.mm.mmap(size);
+    this.#big.push([va, size]);
+    this.mm.write(va, bytes);
+    return va;
+  }
+
   /** Zeroed user memory of `length` bytes. */
   alloc(length: number): bigint {
     return this.place(new Uint8Array(length));

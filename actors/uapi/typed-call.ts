@@ -1,24 +1,9 @@
 import { IommufdError } from '../iommufd/errno.ts';
 import type { StructLayout } from '../iommufd/struct.ts';
 import type { AddressSpace } from '../mem/address-space.ts';
-import { MARSHAL } from './marshal.ts';
+import { marshalFor } from './marshal.ts';
+import { type Outputs, outputs } from './outputs.ts';
 import { Scratch } from './scratch.ts';
-
-/** Fields that are both input and output, beyond the `out_*` ones. */
-const INOUT: Record<string, readonly string[]> = {
-  IOMMU_IOAS_MAP: ['iova'],
-  IOMMU_IOAS_MAP_FILE: ['iova'],
-  IOMMU_IOAS_COPY: ['dst_iova'],
-  IOMMU_IOAS_UNMAP: ['length'],
-  IOMMU_IOAS_IOVA_RANGES: ['num_iovas'],
-  IOMMU_OPTION: ['val64'],
-  IOMMU_VFIO_IOAS: ['ioas_id'],
-  IOMMU_GET_HW_INFO: ['data_len'],
-  IOMMU_HWPT_INVALIDATE: ['entry_num'],
-  VFIO_DEVICE_ATTACH_IOMMUFD_PT: ['pt_id'],
-};
-
-export type Outputs = Record<string, unknown>;
 
 /**
  * A typed ioctl: encodes `fields` (the kernel struct's field names; `size`/`argsz` defaults to
@@ -36,7 +21,7 @@ export async function typedIoctl(
   const scratch = new Scratch(mm);
   try {
     const f: Record<string, unknown> = { ...fields };
-    const marshal = MARSHAL[name];
+    const marshal = marshalFor(name);
     const state: Record<string, unknown> = {};
     try {
       marshal?.before?.(f, scratch, state);
@@ -44,7 +29,8 @@ export async function typedIoctl(
       if (IommufdError.is(err)) throw err;
       throw new IommufdError('EINVAL', `bad argument to ${name}: ${(err as Error).message}`, { ioctl: name });
     }
-    const sizeField = layout.fields.some((x) => x.name === 'size') ? 'size' : 'argsz';
+    // The first field: `size` in iommufd structs, `argsz` in VFIO ones (whose `size` is a length).
+    const sizeField = layout.fields[0]?.name === 'argsz' ? 'argsz' : 'size';
     const struct: Record<string, unknown> = { [sizeField]: layout.sizeof };
     for (const [k, v] of Object.entries(f)) if (v !== undefined) struct[k] = v;
     let bytes: Uint8Array;
@@ -53,8 +39,9 @@ export async function typedIoctl(
     } catch (err) {
       throw new IommufdError('EINVAL', `bad argument to ${name}: ${(err as Error).message}`, { ioctl: name });
     }
-    const declared = Number(struct[sizeField]);
-    const va = scratch.place(declared > bytes.length ? padTo(bytes, declared) : bytes);
+    // As the kernel reads it: a negative size is its u32 bit pattern.
+    const declared = Number(struct[sizeField]) >>> 0;
+    const va = scratch.placeZeroExtended(bytes, declared);
     let ret: number;
     try {
       ret = await invoke(va);
@@ -76,23 +63,4 @@ export async function typedIoctl(
   } finally {
     scratch.release();
   }
-}
-
-function padTo(bytes: Uint8Array, n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  out.set(bytes);
-  return out;
-}
-
-function outputs(name: string, decoded: object): Outputs {
-  const d = decoded as Record<string, unknown>;
-  if (name === 'IOMMU_TEST_CMD') {
-    const out: Outputs = {};
-    for (const [k, v] of Object.entries(d)) if (typeof v === 'object' && v !== null) out[k] = v;
-    return out;
-  }
-  const inout = INOUT[name] ?? [];
-  const out: Outputs = {};
-  for (const [k, v] of Object.entries(d)) if (k.startsWith('out_') || inout.includes(k)) out[k] = v;
-  return out;
 }

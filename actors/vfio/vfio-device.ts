@@ -23,21 +23,12 @@ import {
 import { IommufdFile } from '../iommufd-file.ts';
 import type { OpenFile } from '../mem/file-table.ts';
 import type { Process } from '../process.ts';
-import { type Outputs, typedIoctl } from '../uapi/typed-call.ts';
+import type { IoctlInput, IoctlOutput } from '../uapi/ioctl-types.ts';
+import { typedIoctl } from '../uapi/typed-call.ts';
+import { VFIO_DEVICE_IOCTLS, type VfioDeviceIoctlName } from '../uapi/vfio-ioctls.ts';
 
-const VFIO_IOCTLS = {
-  VFIO_DEVICE_BIND_IOMMUFD: { cmd: VFIO_DEVICE_BIND_IOMMUFD, layout: vfio_device_bind_iommufd },
-  VFIO_DEVICE_ATTACH_IOMMUFD_PT: {
-    cmd: VFIO_DEVICE_ATTACH_IOMMUFD_PT,
-    layout: vfio_device_attach_iommufd_pt,
-  },
-  VFIO_DEVICE_DETACH_IOMMUFD_PT: {
-    cmd: VFIO_DEVICE_DETACH_IOMMUFD_PT,
-    layout: vfio_device_detach_iommufd_pt,
-  },
-} as const;
-
-export type VfioIoctlName = keyof typeof VFIO_IOCTLS;
+/** The typed calls of a VFIO device cdev. */
+export type VfioIoctlName = VfioDeviceIoctlName;
 
 /**
  * A VFIO device cdev (/dev/vfio/devices/vfioN) opened by a process: binds the device's DMA to
@@ -171,16 +162,26 @@ export class VfioDevice {
   ) {}
 
   /** `vdev.ioctl('VFIO_DEVICE_BIND_IOMMUFD', { iommufd: fd })` → `{ out_devid }`. */
-  ioctl(name: VfioIoctlName, fields: Record<string, unknown>): Promise<Outputs> {
-    const entry = VFIO_IOCTLS[name];
+  ioctl<N extends VfioIoctlName>(name: N, fields: IoctlInput<N>): Promise<IoctlOutput<N>> {
+    const entry = Object.hasOwn(VFIO_DEVICE_IOCTLS, name) ? VFIO_DEVICE_IOCTLS[name] : undefined;
     if (!entry) return Promise.reject(new IommufdError('ENOTTY', `unknown VFIO ioctl ${name}`));
-    return typedIoctl(this.process.mm, name, entry.layout as never, fields, (va) =>
-      this.ioctlRaw(entry.cmd, va),
+    const call = typedIoctl(
+      this.process.mm,
+      name,
+      entry.layout as never,
+      fields as Record<string, unknown>,
+      (va) => this.#ioctl(entry.cmd, va),
     );
+    return this.process.host.farm.scheduler.watch(name, call) as Promise<IoctlOutput<N>>;
   }
 
   /** ioctl(fd, cmd, arg) with `arg` a user VA (or null), exactly as C calls it. */
   ioctlRaw(cmd: number, arg: bigint | null): Promise<number> {
+    const call = `ioctl(${this.fd}, 0x${cmd.toString(16)})`;
+    return this.process.host.farm.scheduler.watch(call, this.#ioctl(cmd, arg));
+  }
+
+  #ioctl(cmd: number, arg: bigint | null): Promise<number> {
     this.process.checkFd(this.fd, this.file);
     return this.file.ioctl(cmd, arg);
   }

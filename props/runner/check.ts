@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import type { TopologySpec } from '../arbitraries/topology.ts';
 import type { PropCommand } from '../commands/command.ts';
 import { PropertyFailure } from '../invariants/invariant.ts';
+import { checkCheckOptions } from './options.ts';
 import { modelProperty, type PropertyArgs, type PropertyOptions } from './property.ts';
 
 export interface CheckOptions extends PropertyOptions {
@@ -38,8 +39,9 @@ export interface CheckReport {
   readonly interrupted: boolean;
 }
 
-/** Runs the property with fast-check and reports, without throwing. */
+/** Runs the property with fast-check and reports, without throwing (bad options reject with FarmOptionError). */
 export async function checkProperty(opts: CheckOptions): Promise<CheckReport> {
+  checkCheckOptions(opts);
   const start = performance.now();
   // A path starts with the index of its run: fast-check needs numRuns past it to replay.
   const first = opts.path === undefined ? 0 : Number(opts.path.split(':')[0]) + 1;

@@ -4,6 +4,7 @@ import { brokenTwins } from '../faults.ts';
 import { INVARIANTS, type InvariantName } from '../invariants/index.ts';
 import type { Fixture } from '../world/build.ts';
 import { type CheckReport, checkProperty } from './check.ts';
+import { checkMatrixOptions } from './options.ts';
 
 /** Runs a broken-twin cell may take to find its failure, whatever `numRuns` says. */
 export const TWIN_MIN_RUNS = 500;
@@ -54,6 +55,7 @@ export function matrixCells(opts: Pick<MatrixOptions, 'properties' | 'vendors' |
 
 /** Runs every property on every vendor (and their twins), one cell after the other. */
 export async function runMatrix(opts: MatrixOptions): Promise<CellResult[]> {
+  checkMatrixOptions(opts);
   const results: CellResult[] = [];
   for (const cell of matrixCells(opts)) {
     const report = await checkProperty({

@@ -32,6 +32,8 @@ export function buildWorld(topology: TopologySpec, opts: WorldOptions = {}): { w
   const plan = opts.plan ?? [];
   const farm = createFarm({ seed: topology.seed, autoRun: false });
   farm.scheduler.fabric.policy = planPolicy(plan);
+  // The world drives this farm between commands, and its DMAs may stay in flight across them.
+  farm.scheduler.hold();
   for (const f of opts.faults ?? []) farm.faults[f] = true;
   const model = initialModel(topology);
   const hosts: Host[] = [];

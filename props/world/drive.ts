@@ -62,6 +62,15 @@ export function planPolicy(plan: readonly number[]): DeliveryPolicy {
 /** Runs the farm until `p` settles; rejects if the farm goes idle first (a lost wake-up). */
 export async function drive<T>(farm: Farm, p: Promise<T>): Promise<T> {
   instrument(farm);
+  const release = farm.scheduler.hold();
+  try {
+    return await driveHeld(farm, p);
+  } finally {
+    release();
+  }
+}
+
+async function driveHeld<T>(farm: Farm, p: Promise<T>): Promise<T> {
   let done = false;
   const watched = p.finally(() => {
     done = true;
@@ -97,6 +106,7 @@ export async function deliver(farm: Farm, pick: number): Promise<boolean> {
   const s = instrument(farm);
   const before = s.count;
   s.pick = pick;
+  const release = farm.scheduler.hold();
   try {
     for (let n = 0; ; n++) {
       await macrotask();
@@ -106,18 +116,24 @@ export async function deliver(farm: Farm, pick: number): Promise<boolean> {
     }
   } finally {
     s.pick = undefined;
+    release();
   }
 }
 
 /** Runs the farm until nothing is pending. */
 export async function settle(farm: Farm): Promise<void> {
   instrument(farm);
-  for (let n = 0; ; n++) {
-    await macrotask();
-    if (n > STEP_BUDGET) throw runaway('settling the farm');
-    if (!farm.step()) {
+  const release = farm.scheduler.hold();
+  try {
+    for (let n = 0; ; n++) {
       await macrotask();
-      if (!farm.scheduler.busy) return;
+      if (n > STEP_BUDGET) throw runaway('settling the farm');
+      if (!farm.step()) {
+        await macrotask();
+        if (!farm.scheduler.busy) return;
+      }
     }
+  } finally {
+    release();
   }
 }

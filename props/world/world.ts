@@ -5,6 +5,7 @@ import { IommufdError } from '../../actors/iommufd/errno.ts';
 import type { IoctlName } from '../../actors/iommufd/ioctl-table.ts';
 import type { Iommufd } from '../../actors/iommufd-file.ts';
 import type { Process } from '../../actors/process.ts';
+import type { IoctlInput } from '../../actors/uapi/ioctl-types.ts';
 import type { VfioDevice, VfioIoctlName } from '../../actors/vfio/vfio-device.ts';
 import { type Invariant, PropertyFailure } from '../invariants/invariant.ts';
 import type { Model, Window } from '../model/model.ts';
@@ -122,10 +123,10 @@ export class World {
   }
 
   /** A typed iommufd ioctl on a ctx, driven to completion. */
-  ioctl(
+  ioctl<N extends IoctlName>(
     ctx: number,
-    name: IoctlName,
-    fields: Record<string, unknown>,
+    name: N,
+    fields: IoctlInput<N>,
     partialAllowed = false,
   ): Promise<CallResult> {
     const fd = this.fds.get(ctx)!;
@@ -133,13 +134,13 @@ export class World {
     return this.#call(
       name,
       `${v}.ioctl(${lit(name)}, ${lit(fields)})`,
-      () => fd.ioctl(name, fields as never),
+      () => fd.ioctl(name, fields),
       partialAllowed,
     );
   }
 
   /** A VFIO cdev ioctl on a device's open cdev. */
-  vfioIoctl(dev: number, name: VfioIoctlName, fields: Record<string, unknown>): Promise<CallResult> {
+  vfioIoctl<N extends VfioIoctlName>(dev: number, name: N, fields: IoctlInput<N>): Promise<CallResult> {
     const vdev = this.vfio.get(dev)!;
     return this.#call(name, `vd${dev}.ioctl(${lit(name)}, ${lit(fields)})`, () => vdev.ioctl(name, fields));
   }

@@ -42,6 +42,7 @@ import {
   MOCK_FLAGS_DEVICE_PASID,
   MOCK_NESTED_DOMAIN_IOTLB_NUM,
   type Process,
+  type TestCmdInput,
   VFIO_DEVICE_ATTACH_PASID,
   VFIO_DEVICE_DETACH_PASID,
   type VfioDevice,
@@ -323,7 +324,8 @@ export function parseVevents(bytes: Uint8Array): VeventRecord[] {
 }
 
 function pasidCmd(fd: Iommufd, op: number, stdevId: number, member: string, fields: object) {
-  return fd.ioctl('IOMMU_TEST_CMD', { op, id: stdevId, [member]: fields });
+  // The op and its member travel together as arguments, which the per-op input type cannot follow.
+  return fd.ioctl('IOMMU_TEST_CMD', { op, id: stdevId, [member]: fields } as TestCmdInput);
 }
 
 export const pasidAttach = (fd: Iommufd, stdevId: number, pasid: number, ptId: number) =>

@@ -4,6 +4,7 @@ import * as uapi from '../../../actors/iommufd/uapi.ts';
 import {
   iommu_hw_info,
   TEST_CMD_MEMBER_BY_OP,
+  type TestCmdOp,
   testCmdMembers,
   UAPI_STRUCTS,
 } from '../../../actors/iommufd/uapi-structs.ts';
@@ -293,7 +294,7 @@ describe('constants', () => {
     expect(ops.map(([, v]) => v).sort((a, b) => Number(a) - Number(b))).toEqual(
       Array.from({ length: 24 }, (_, i) => i + 1),
     );
-    const used = new Set(ops.map(([, v]) => TEST_CMD_MEMBER_BY_OP[v as number]));
+    const used = new Set(ops.map(([, v]) => TEST_CMD_MEMBER_BY_OP[v as TestCmdOp]));
     expect([...used].sort()).toEqual(Object.keys(testCmdMembers).sort());
   });
 

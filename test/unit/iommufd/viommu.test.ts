@@ -60,7 +60,7 @@ describe('IOMMU_VIOMMU_ALLOC', () => {
     const frames = () => host.phys.stats().allocatedFrames;
     const base = frames();
     const before = await nextId(fd);
-    const alloc = (data_uptr: unknown, data_len?: number) =>
+    const alloc = (data_uptr: bigint | Uint8Array, data_len?: number) =>
       fd.ioctl('IOMMU_VIOMMU_ALLOC', {
         dev_id: idevId,
         hwpt_id: parentId,
