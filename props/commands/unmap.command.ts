@@ -38,7 +38,7 @@ export class UnmapCommand extends PropCommand<UnmapArgs> {
     const live = ioasTargets(m);
     const withAreas = live.filter((t) => t.ioas.areas.length > 0);
     const { ctx, ioas } = at(withAreas.length > 0 ? withAreas : live, this.args.ioas)!;
-    const [iova, length] = resolveRange(ioas, this.args.range);
+    const [iova, length] = resolveRange(ioas, this.args.range, pinnedAreas(ctx, ioas));
     const all = iova === 0n && length === U64_MAX;
     const last = iova + length - 1n;
     const valid = all || (iova < U64_MAX && length < U64_MAX && length > 0n && last <= U64_MAX);
@@ -50,15 +50,25 @@ export class UnmapCommand extends PropCommand<UnmapArgs> {
     const r = await w.within({ maybeRemoved: new Set(maybe), altDomains: [] }, () =>
       w.ioctl(ctx.key, 'IOMMU_IOAS_UNMAP', { ioas_id: ioas.id, iova, length }, true),
     );
-    if (r.ok || (r.errno === 'ENOENT' && plan.stuck)) commit(m, ctx, ioas, plan.removed);
+    if (r.ok || (r.errno === 'ENOENT' && plan.stuck)) commit(m, w, ctx, ioas, plan.removed);
     if (r.ok && dev !== undefined) await probe(w, dev, targets);
   }
 }
 
-function resolveRange(ioas: IoasModel, range: UnmapRange): [bigint, bigint] {
+/** Areas of `ioas` an in-kernel access has pinned pages of. */
+function pinnedAreas(ctx: CtxModel, ioas: IoasModel): Set<AreaModel> {
+  const out = new Set<AreaModel>();
+  for (const a of ctx.accesses)
+    if (a.ioas === ioas.id) for (const p of a.pins) for (const area of p.areas) out.add(area);
+  return out;
+}
+
+/** An area pinned by an access comes first among the areas a position names: its unmap must notify. */
+function resolveRange(ioas: IoasModel, range: UnmapRange, pinned: ReadonlySet<AreaModel>): [bigint, bigint] {
   if (range.kind === 'all') return [0n, U64_MAX];
   if (range.kind === 'abs') return [range.iova, range.length];
-  const first = at(ioas.areas, range.pos);
+  const firstPinned = ioas.areas.find((a) => pinned.has(a));
+  const first = range.pos === 0 && firstPinned ? firstPinned : at(ioas.areas, range.pos);
   if (!first) return [0x100_0000n + range.startDelta, 0x1000n];
   const lastArea = ioas.areas[Math.min(ioas.areas.indexOf(first) + range.span, ioas.areas.length - 1)]!;
   const iova = (first.iova + range.startDelta) & U64_MAX;
@@ -66,8 +76,18 @@ function resolveRange(ioas: IoasModel, range: UnmapRange): [bigint, bigint] {
   return [iova, length < 0n ? 0n : length & U64_MAX];
 }
 
-function commit(m: Model, ctx: CtxModel, ioas: IoasModel, removed: AreaModel[]): void {
+function commit(m: Model, w: World, ctx: CtxModel, ioas: IoasModel, removed: AreaModel[]): void {
   removeAreas(ioas, removed);
+  // The kernel asked each access pinning a removed area to unpin it (the selftest's notifier
+  // drops every pinned item the range touches).
+  const gone = new Set(removed);
+  for (const access of ctx.accesses) {
+    if (access.ioas !== ioas.id) continue;
+    const kept = access.pins.filter((p) => !p.areas.some((a) => gone.has(a)));
+    if (kept.length === access.pins.length) continue;
+    access.pins.splice(0, access.pins.length, ...kept);
+    w.note('access-unmap-notify');
+  }
   for (const a of removed) noteUnmapped(m, { ctx: ctx.key, ioas: ioas.id, iova: a.iova, length: a.length });
 }
 
