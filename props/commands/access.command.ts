@@ -8,12 +8,13 @@ import type { CtxModel, Model } from '../model/model.ts';
 import type { World } from '../world/world.ts';
 import { PropCommand } from './command.ts';
 import { at, ctxOfProc, ioasTargets } from './pick.ts';
+import { UnmapCommand } from './unmap.command.ts';
 
 export interface AccessArgs {
   proc: number;
   /** create: on the IOAS at this position; pin / close: the access at this position. */
   pos: number;
-  op: 'create' | 'pin' | 'close';
+  op: 'create' | 'pin' | 'unmap' | 'close';
   /** pin: the area of the access's IOAS, and how many of its pages from which page. */
   area: number;
   first: number;
@@ -23,8 +24,9 @@ export interface AccessArgs {
 /**
  * An in-kernel access, as an emulated device's driver holds one (IOMMU_TEST_OP_CREATE_ACCESS on a
  * selftest host): create it on an IOAS, pin pages of an area through it
- * (IOMMU_TEST_OP_ACCESS_PAGES), or close its fd. An IOAS_UNMAP over a pinned range calls the
- * access's unmap notifier, which drops the pin (the unmap command models that).
+ * (IOMMU_TEST_OP_ACCESS_PAGES), unmap an area it pinned, or close its fd. An IOAS_UNMAP over a
+ * pinned range calls the access's unmap notifier, which drops the pin (the unmap command models
+ * that).
  */
 export class AccessCommand extends PropCommand<AccessArgs> {
   readonly verb = 'access';
@@ -41,6 +43,14 @@ export class AccessCommand extends PropCommand<AccessArgs> {
     if (this.args.op === 'create' && !(await create(ctx, w, m, this.args.pos))) return;
     const access = this.args.op === 'create' ? ctx.accesses.at(-1)! : at(ctx.accesses, this.args.pos)!;
     if (this.args.op === 'close') return closeAccess(ctx, w, access.fd);
+    if (this.args.op === 'unmap') {
+      // Userspace unmaps what an emulated device still has pinned: the kernel must notify it.
+      const withAreas = ioasTargets(m).filter((t) => t.ioas.areas.length > 0);
+      const pos = withAreas.findIndex((t) => t.ctx === ctx && t.ioas.id === access.ioas);
+      if (pos < 0) return;
+      const range = { kind: 'area' as const, pos: 0, span: 0, startDelta: 0n, endDelta: 0n };
+      return new UnmapCommand({ ioas: pos, range, probe: 'after' }).exec(m, w);
+    }
     const ioas = ctx.ioas.find((i) => i.id === access.ioas);
     const area = ioas && at(ioas.areas, this.args.area);
     // A page-sized step into the area (wrapping), so the pin ends at or before the area's end.

@@ -275,7 +275,9 @@ export function commandArbs(
         pos,
         op: fc.oneof(
           { weight: 2, arbitrary: fc.constant('create' as const) },
-          { weight: 3, arbitrary: fc.constant('pin' as const) },
+          { weight: 2, arbitrary: fc.constant('pin' as const) },
+          // Unmaps after a pin were rare (0-1 notifications per vendor in 140 runs).
+          { weight: 2, arbitrary: fc.constant('unmap' as const) },
           { weight: 1, arbitrary: fc.constant('close' as const) },
         ),
         area: pos,
