@@ -4,7 +4,7 @@ import { type AreaModel, type CtxModel, type IoasModel, type Model, noteUnmapped
 import type { World } from '../world/world.ts';
 import { PropCommand } from './command.ts';
 import { at, ioasTargets } from './pick.ts';
-import { probeDevice } from './probe.ts';
+import { probers } from './probe.ts';
 
 /**
  * The range to unmap: everything (iova 0, length U64_MAX), one live area with its ends moved
@@ -44,14 +44,14 @@ export class UnmapCommand extends PropCommand<UnmapArgs> {
     const valid = all || (iova < U64_MAX && length < U64_MAX && length > 0n && last <= U64_MAX);
     const plan = valid ? planUnmap(ioas, iova, all ? U64_MAX : last) : { removed: [], stuck: false };
     const targets = plan.removed.slice(0, 2);
-    const dev = this.args.probe === 'none' ? undefined : probeDevice(m, ctx, ioas);
-    if (dev !== undefined && this.args.probe === 'around') await probe(w, dev, targets);
+    const devs = this.args.probe === 'none' ? [] : probers(m, ctx, ioas);
+    if (this.args.probe === 'around') await probe(w, devs, targets);
     const maybe = valid ? intersecting(ioas, iova, all ? U64_MAX : last) : [];
     const r = await w.within({ maybeRemoved: new Set(maybe), altDomains: [] }, () =>
       w.ioctl(ctx.key, 'IOMMU_IOAS_UNMAP', { ioas_id: ioas.id, iova, length }, true),
     );
     if (r.ok || (r.errno === 'ENOENT' && plan.stuck)) commit(m, w, ctx, ioas, plan.removed);
-    if (r.ok && dev !== undefined) await probe(w, dev, targets);
+    if (r.ok) await probe(w, devs, targets);
   }
 }
 
@@ -91,9 +91,21 @@ function commit(m: Model, w: World, ctx: CtxModel, ioas: IoasModel, removed: Are
   for (const a of removed) noteUnmapped(m, { ctx: ctx.key, ioas: ioas.id, iova: a.iova, length: a.length });
 }
 
-async function probe(w: World, dev: number, areas: readonly AreaModel[]): Promise<void> {
-  for (const a of areas) {
-    const h = w.issueDma({ dev, pasid: undefined, op: 'read', iova: a.iova, length: 4, writer: 0xff });
-    if (h) await w.awaitDma(h);
+/**
+ * Reads the first and the last word of each area: a range invalidation that loses the tail (an
+ * off-by-one, a mask one page short) shows only there.
+ */
+async function probe(
+  w: World,
+  devs: ReadonlyArray<{ dev: number; pasid: number | undefined }>,
+  areas: readonly AreaModel[],
+): Promise<void> {
+  for (const { dev, pasid } of devs) {
+    for (const a of areas) {
+      for (const iova of new Set([a.iova, (a.iova + a.length - 4n) & ~3n])) {
+        const h = w.issueDma({ dev, pasid, op: 'read', iova, length: 4, writer: 0xff });
+        if (h) await w.awaitDma(h);
+      }
+    }
   }
 }
