@@ -4,7 +4,7 @@ import {
   MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,
 } from '../../actors/iommufd/uapi-selftest.ts';
 import { intersecting } from '../model/areas.ts';
-import type { CtxModel, Model } from '../model/model.ts';
+import type { AccessModel, CtxModel, Model } from '../model/model.ts';
 import type { World } from '../world/world.ts';
 import { PropCommand } from './command.ts';
 import { at, ctxOfProc, ioasTargets } from './pick.ts';
@@ -45,12 +45,17 @@ export class AccessCommand extends PropCommand<AccessArgs> {
     if (this.args.op === 'close') return closeAccess(ctx, w, access.fd);
     if (this.args.op === 'unmap') {
       // Userspace unmaps what an emulated device still has pinned: the kernel must notify it.
+      if (access.pins.length === 0) await this.#pin(ctx, w, access);
       const withAreas = ioasTargets(m).filter((t) => t.ioas.areas.length > 0);
       const pos = withAreas.findIndex((t) => t.ctx === ctx && t.ioas.id === access.ioas);
       if (pos < 0) return;
       const range = { kind: 'area' as const, pos: 0, span: 0, startDelta: 0n, endDelta: 0n };
       return new UnmapCommand({ ioas: pos, range, probe: 'after' }).exec(m, w);
     }
+    await this.#pin(ctx, w, access);
+  }
+
+  async #pin(ctx: CtxModel, w: World, access: AccessModel): Promise<void> {
     const ioas = ctx.ioas.find((i) => i.id === access.ioas);
     const area = ioas && at(ioas.areas, this.args.area);
     // A page-sized step into the area (wrapping), so the pin ends at or before the area's end.

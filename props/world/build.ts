@@ -114,7 +114,7 @@ export function buildWorld(topology: TopologySpec, opts: WorldOptions = {}): { w
  * How `attached` attaches varies with the topology's seed, so every path starts one step away:
  * through an auto-domain, or an explicit HWPT allocated PASID-capable (a PASID attach then
  * succeeds), as a nest parent (nested HWPTs go on it) or for dirty tracking; and every other seed
- * binds and attaches the whole group, not just one of its devices.
+ * binds and attaches the whole group, not just one of its devices (on a host with one process).
  */
 export type Fixture = 'empty' | 'ioas' | 'attached' | 'mapped';
 
@@ -150,7 +150,11 @@ export async function prepareWorld(world: World, model: Model, fixture: Fixture 
       (d) => d.host === host && d.bound === undefined && groupOwners(model, d.group).size === 0,
     );
     if (!dev) continue;
-    const members = wholeGroup ? model.groups.get(dev.group)!.devices.map((i) => model.devices[i]!) : [dev];
+    // The whole group only where no other process of the host could bind into it: a second
+    // ctx taking a device of an owned group is what the group-ownership twins need.
+    const alone = model.procs.filter((p) => p.host === host).length === 1;
+    const members =
+      wholeGroup && alone ? model.groups.get(dev.group)!.devices.map((i) => model.devices[i]!) : [dev];
     for (const d of members) {
       await new BindCommand({ proc: ctx.proc, dev: unboundDevicesNear(model, ctx.proc).indexOf(d) }).exec(
         model,

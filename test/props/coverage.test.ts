@@ -15,7 +15,7 @@ import { SEED } from './seed.ts';
  * path of interest and make each driver issue every invalidation it can: a generator change
  * that starves one of them shows here, not as a silently narrower campaign.
  */
-const RUNS = Number(process.env.PROPS_COVERAGE_RUNS ?? 60);
+const RUNS = Number(process.env.PROPS_COVERAGE_RUNS ?? 100);
 
 for (const vendor of availableVendors()) {
   test(`the campaign reaches every path on ${vendor} (seed ${SEED})`, { timeout: 180_000 }, async () => {
