@@ -11,19 +11,24 @@
  * Same seed, same result.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { FAULT_NAMES, type FaultName } from '../actors/runtime/faults.ts';
 import { availableVendors, VENDORS, type VendorName } from '../index.ts';
 import {
   type CellResult,
+  Coverage,
   checkProperty,
+  exemptPaths,
   FIXTURES,
   type Fixture,
   failureOf,
+  formatCoverage,
   INVARIANT_NAMES,
   INVARIANTS,
   type InvariantName,
   matrixCells,
+  profileOf,
   readReproMeta,
   replay,
   runMatrix,
@@ -40,6 +45,10 @@ const USAGE = `usage: iommu-farm props [options]
   --max-commands <n>  longest command sequence (default 40)
   --fixture <f>       what runs start from: ${FIXTURES.join(', ')} (default mapped)
   --time-limit <s>    stop each cell (and its shrinking) after this many seconds
+  --coverage          also print, per vendor, each command's ok/fail/noop counts and how often
+                      each path of interest (PASID DMA, explicit/nest-parent/nested HWPT DMA,
+                      cross-IOAS replace, unwinds, access unmaps, every invalidation opcode,
+                      DMA racing an invalidation, dirty tracking) was reached
   --out <dir>         where reproductions go (default .repro)
   --replay <path>     replay a reproduction file, or a fast-check path (with --seed, --property,
                       --vendor and the printed --replay-path)`;
@@ -101,7 +110,7 @@ function table(results: readonly CellResult[]): string {
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-async function report(r: CellResult, out: string, seed: number, extra: readonly FaultName[]): Promise<void> {
+async function report(r: CellResult, out: string, extra: readonly FaultName[]): Promise<void> {
   const failed = r.report.counterexample && r.report.failed;
   if (!failed) return;
   const ce = r.report.counterexample!;
@@ -120,7 +129,8 @@ async function report(r: CellResult, out: string, seed: number, extra: readonly 
   const meta = {
     property: r.property,
     vendor: r.vendor,
-    seed,
+    // The cell's own seed (see cellSeed): the one fast-check ran this case with.
+    seed: r.report.seed,
     path: r.report.path,
     replayPath: r.report.replayPath,
     faults,
@@ -184,6 +194,7 @@ async function props(argv: string[]): Promise<void> {
       'max-commands': { type: 'string' },
       fixture: { type: 'string' },
       'time-limit': { type: 'string' },
+      coverage: { type: 'boolean' },
       out: { type: 'string' },
       replay: { type: 'string' },
       'replay-path': { type: 'string' },
@@ -228,6 +239,8 @@ async function props(argv: string[]): Promise<void> {
   );
   const maxCommands = num(values['max-commands'], 'max-commands');
   const limit = num(values['time-limit'], 'time-limit');
+  const coverage = values.coverage ? new Coverage() : undefined;
+  const started = performance.now();
   const results = await runMatrix({
     properties,
     vendors,
@@ -238,6 +251,7 @@ async function props(argv: string[]): Promise<void> {
     ...(maxCommands === undefined ? {} : { maxCommands }),
     ...(fixture === undefined ? {} : { fixture }),
     ...(limit === undefined ? {} : { timeLimitMs: limit * 1000 }),
+    ...(coverage === undefined ? {} : { coverage }),
     onRun: (cell) => bar.tick(`${cell.property} × ${cell.vendor}${cell.fault ? ` (${cell.fault})` : ''}`),
     onCell: (r) => {
       if (process.stderr.isTTY) return;
@@ -260,7 +274,17 @@ async function props(argv: string[]): Promise<void> {
   bar.clear();
   if (faults.length > 0) console.log(`(with ${faults.join(', ')} on)`);
   console.log(`\n${table(results)}`);
-  for (const r of results) await report(r, out, seed, faults);
+  const secs = (performance.now() - started) / 1000;
+  const runs = results.reduce((n, r) => n + r.report.runs, 0);
+  console.log(`\n${runs} runs in ${secs.toFixed(1)}s (${(runs / secs).toFixed(1)} runs/s)`);
+  if (coverage) {
+    console.log(`\n${formatCoverage(coverage, vendors)}`);
+    for (const v of vendors) {
+      const gaps = coverage.missing(v, exemptPaths(v, profileOf(v).nested !== undefined));
+      if (gaps.length > 0) console.log(`${v}: never reached ${gaps.join(', ')}`);
+    }
+  }
+  for (const r of results) await report(r, out, faults);
   process.exitCode = results.every((r) => r.verdict === 'pass') ? 0 : 1;
 }
 

@@ -13,6 +13,7 @@ export {
   deltaArb,
   type IovaConstraints,
   type IovaContext,
+  type IovaEdge,
   type IovaPick,
   iovaPickArb,
   iovaRangeArb,
@@ -50,7 +51,23 @@ export {
   failureOf,
   ranCommands,
 } from './runner/check.ts';
-export { type Cell, type CellResult, type MatrixOptions, matrixCells, runMatrix } from './runner/matrix.ts';
+export {
+  type CommandTally,
+  Coverage,
+  exemptPaths,
+  formatCoverage,
+  INVALIDATIONS,
+  PATHS,
+  type PathName,
+} from './runner/coverage.ts';
+export {
+  type Cell,
+  type CellResult,
+  cellSeed,
+  type MatrixOptions,
+  matrixCells,
+  runMatrix,
+} from './runner/matrix.ts';
 export { modelProperty, type PropertyArgs, type PropertyOptions } from './runner/property.ts';
 export {
   type Replay,

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import type { VendorName } from '../../vendors/driver.ts';
+import { type IommuOptions, vendorOptionsArb } from '../vendors/options.ts';
 
 /** A farm to build: hosts with IOMMUs, devices in groups, processes. Plain data, so it prints and shrinks. */
 export interface TopologySpec {
@@ -18,6 +19,8 @@ export interface HostSpec {
 export interface IommuSpec {
   readonly name: string;
   readonly vendor: VendorName;
+  /** Vendor options drawn per case (latencies, cache sizes, ATS ...; see props/vendors/options.ts). */
+  readonly options?: IommuOptions;
 }
 
 export interface DeviceSpec {
@@ -91,13 +94,19 @@ export function topologyArb(constraints: TopologyConstraints = {}): fc.Arbitrary
   });
   const proc = fc.record({
     uid: fc.constantFrom(1000, 1001),
+    // A limit a few areas past the fixture's 8 pages: a domain fill then runs out part-way.
     memlockPages: fc.oneof(
       { weight: 4, arbitrary: fc.constant(undefined) },
-      { weight: 1, arbitrary: fc.constantFrom(4, 8, 24) },
+      { weight: 1, arbitrary: fc.constantFrom(4, 8, 24, 40) },
     ),
   });
   const host = fc.record({
-    iommus: fewOf(fc.constantFrom(...vendors), maxIommus),
+    iommus: fewOf(
+      fc
+        .constantFrom(...vendors)
+        .chain((vendor) => vendorOptionsArb(vendor).map((options) => ({ vendor, options }))),
+      maxIommus,
+    ),
     devices: fewOf(device, maxDevices),
     processes: fewOf(proc, maxProcesses),
   });
@@ -107,7 +116,11 @@ export function topologyArb(constraints: TopologyConstraints = {}): fc.Arbitrary
     return {
       seed,
       hosts: hosts.map((h, hi): HostSpec => {
-        const iommus = h.iommus.map((vendor, i) => ({ name: `iommu${i}`, vendor }));
+        const iommus = h.iommus.map(({ vendor, options }, i) => ({
+          name: `iommu${i}`,
+          vendor,
+          ...(options === undefined ? {} : { options }),
+        }));
         const devices: DeviceSpec[] = [];
         h.devices.forEach((d: RawDevice, i) => {
           const iommu = iommus[d.iommu % iommus.length]!.name;

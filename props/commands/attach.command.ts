@@ -14,7 +14,9 @@ export class AttachCommand extends PropCommand<{ dev: number; target: PtTarget; 
 
   async exec(m: Model, w: World): Promise<void> {
     const devs = boundDevices(m).filter((d) => m.ctxs.get(d.bound!)!.ioas.length > 0);
-    const dev = at(devs, this.args.dev)!;
+    // A PASID attach from a device that can tag PASIDs, if one is bound.
+    const capable = devs.filter((d) => d.pasid);
+    const dev = at(this.args.pasid !== null && capable.length > 0 ? capable : devs, this.args.dev)!;
     await changePt(m, w, dev.index, this.args.target, this.args.pasid);
   }
 }

@@ -1,6 +1,7 @@
 import { applyClose } from '../model/graph.ts';
 import type { Model } from '../model/model.ts';
 import type { World } from '../world/world.ts';
+import { closeAccess } from './access.command.ts';
 import { PropCommand } from './command.ts';
 import { ctxOfProc } from './pick.ts';
 
@@ -31,6 +32,8 @@ export async function closeCtx(m: Model, w: World, key: number): Promise<void> {
   const maybeRemoved = new Set(ctx.ioas.flatMap((i) => i.areas));
   w.current.expect.closed = [...(w.current.expect.closed ?? []), key];
   await w.within({ maybeRemoved, altDomains }, async () => {
+    // An access fd holds the ctx open: it goes first, as a process's exit would close it.
+    for (const a of [...ctx.accesses]) await closeAccess(ctx, w, a.fd);
     for (const dev of [...ctx.devices.keys()]) {
       const vdev = w.vfio.get(dev)!;
       await w.action('close', `vd${dev}.close()`, () => vdev.close());

@@ -18,7 +18,7 @@ export abstract class PropCommand<Args extends object = object> implements fc.As
   abstract check(m: Readonly<Model>): boolean;
 
   run(m: Model, w: World): Promise<void> {
-    return w.step(this.toString(), () => this.exec(m, w));
+    return w.step(this.toString(), () => this.exec(m, w), this.verb);
   }
 
   /** Performs the command (as part of the current step). */

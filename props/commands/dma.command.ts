@@ -32,7 +32,12 @@ export class DmaCommand extends PropCommand<DmaArgs> {
   async exec(m: Model, w: World): Promise<void> {
     // Devices that translate through some domain first: a DMA from a blocked device only faults.
     const reachable = m.devices.filter((d) => m.groups.get(d.group)!.domains.size > 0);
-    const dev = at(reachable.length > 0 ? reachable : m.devices, this.args.dev)!;
+    // A PASID-tagged DMA comes from a device whose group has a PASID attached, if any has.
+    const tagged = reachable.filter(
+      (d) => d.pasid && [...m.groups.get(d.group)!.domains.keys()].some((p) => p !== RID),
+    );
+    const pool = this.args.pasid !== null && tagged.length > 0 ? tagged : reachable;
+    const dev = at(pool.length > 0 ? pool : m.devices, this.args.dev)!;
     const pasids = [...m.groups.get(dev.group)!.domains.keys()].filter((p) => p !== RID);
     // A function cannot tag a PASID wider than its capability.
     const raw = this.args.pasid === null ? undefined : (at(pasids, this.args.pasid) ?? this.args.pasid);
@@ -42,8 +47,14 @@ export class DmaCommand extends PropCommand<DmaArgs> {
       ? (m.ctxs.get(ref.ctx)?.ioas.find((i) => i.id === ref.ioas)?.areas ?? [])
       : [...m.ctxs.values()].flatMap((c) => c.ioas.flatMap((i) => i.areas));
     const length = this.args.length;
+    const key = pasid ?? RID;
+    const previous = m.previous
+      .filter((p) => p.group === dev.group && p.pasid === key)
+      .reverse()
+      .flatMap((p) => p.areas);
     const iova =
-      resolveIova(this.args.target, { areas, usable: [], unmapped: m.unmapped }, BigInt(length)) & ~3n;
+      resolveIova(this.args.target, { areas, usable: [], unmapped: m.unmapped, previous }, BigInt(length)) &
+      ~3n;
     const h = w.issueDma({
       dev: dev.index,
       pasid,

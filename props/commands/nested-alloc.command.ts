@@ -1,6 +1,7 @@
 import type { Model } from '../model/model.ts';
 import { profileOf } from '../vendors/profile.ts';
 import type { World } from '../world/world.ts';
+import { changePt } from './change-pt.ts';
 import { PropCommand } from './command.ts';
 import { at, ctxOfProc } from './pick.ts';
 
@@ -8,7 +9,13 @@ import { at, ctxOfProc } from './pick.ts';
  * IOMMU_HWPT_ALLOC of a nested HWPT on a nest-parent HWPT of the ctx, with the vendor
  * profile's data for one of the ctx's bound devices (vendors without a profile are skipped).
  */
-export class NestedAllocCommand extends PropCommand<{ proc: number; parent: number; dev: number }> {
+export class NestedAllocCommand extends PropCommand<{
+  proc: number;
+  parent: number;
+  dev: number;
+  /** Then attach the device's RID to it (a VMM installing a guest's stage 1). */
+  attach?: boolean;
+}> {
   readonly verb = 'nestedAlloc';
 
   check(m: Readonly<Model>): boolean {
@@ -44,5 +51,7 @@ export class NestedAllocCommand extends PropCommand<{ proc: number; parent: numb
       nestParent: false,
       translates: nested.translates,
     });
+    // Position 0 among the ctx's HWPTs, newest first: this one.
+    if (this.args.attach) await changePt(m, w, dev, { kind: 'hwpt', pos: 0 }, null);
   }
 }

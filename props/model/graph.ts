@@ -18,6 +18,7 @@ export function modelObjects(ctx: CtxModel): Array<{ id: number; type: string }>
     ...ctx.ioas.map((i) => ({ id: i.id, type: 'IOAS' })),
     ...ctx.hwpts.map((h) => ({ id: h.id, type: h.kind === 'paging' ? 'HWPT_PAGING' : 'HWPT_NESTED' })),
     ...[...ctx.devices.values()].map((id) => ({ id, type: 'DEVICE' })),
+    ...ctx.accesses.map((a) => ({ id: a.id, type: 'ACCESS' })),
   ];
   return out.sort((a, b) => a.id - b.id);
 }
@@ -32,11 +33,14 @@ export function expectedUsers(ctx: CtxModel): Map<number, number> {
   for (const i of ctx.ioas) users.set(i.id, 1);
   for (const h of ctx.hwpts) users.set(h.id, 1);
   for (const id of ctx.devices.values()) users.set(id, 2);
+  // The selftest's access fd holds its ACCESS object; the access holds its IOAS.
+  for (const a of ctx.accesses) users.set(a.id, 2);
   const bump = (id: number) => users.set(id, (users.get(id) ?? 0) + 1);
   for (const h of ctx.hwpts) {
     if (h.kind === 'paging') bump(h.ioas);
     else if (h.parent !== undefined) bump(h.parent);
   }
+  for (const a of ctx.accesses) bump(a.ioas);
   for (const a of ctx.attach.values()) {
     for (const dev of a.devices) {
       bump(a.hwpt);

@@ -16,6 +16,8 @@ export interface Model {
   readonly ctxs: Map<number, CtxModel>;
   /** Ranges unmapped recently (newest last): DMA commands aim there to catch stale translations. */
   readonly unmapped: UnmappedRange[];
+  /** What groups translated through before a replace moved them to another IOAS (newest last). */
+  readonly previous: PreviousDomain[];
   /** What a DMA may also see while a state-changing call is in flight. */
   window: Window | undefined;
   nextCtxKey: number;
@@ -95,6 +97,8 @@ export interface HwptModel {
   readonly nestParent: boolean;
   /** DMA through it reaches the IOAS's areas (a nested HWPT whose stage 1 the vendor profile cannot predict: false). */
   readonly translates: boolean;
+  /** Allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING. */
+  readonly dirty?: boolean;
 }
 
 /** A ctx's attachment of one group at one PASID: the devices that joined it. */
@@ -112,6 +116,30 @@ export interface CtxModel {
   readonly devices: Map<number, number>;
   /** `${group}|${pasid}` → attachment. */
   readonly attach: Map<string, AttachModel>;
+  /** In-kernel accesses (selftest access fds), in creation order. */
+  readonly accesses: AccessModel[];
+}
+
+/** The areas a group's attachment at `pasid` reached before a replace moved it elsewhere. */
+export interface PreviousDomain {
+  readonly group: string;
+  readonly pasid: number;
+  readonly areas: readonly AreaModel[];
+}
+
+/**
+ * An in-kernel access (IOMMU_TEST_OP_CREATE_ACCESS) on an IOAS, with the ranges it pinned
+ * (IOMMU_TEST_OP_ACCESS_PAGES); an unmap over a pinned range makes the kernel call its unmap
+ * notifier, which drops the pin.
+ */
+export interface AccessModel {
+  /** ACCESS object ID. */
+  readonly id: number;
+  /** Its anon fd in the process's file table. */
+  readonly fd: number;
+  readonly ioas: number;
+  /** Pinned ranges: the areas they lie in (for accounting) and their IOVA span. */
+  readonly pins: Array<{ readonly iova: bigint; readonly length: bigint; readonly areas: AreaModel[] }>;
 }
 
 export interface UnmappedRange {
@@ -177,6 +205,7 @@ export function initialModel(topology: TopologySpec): Model {
     groups,
     ctxs: new Map(),
     unmapped: [],
+    previous: [],
     window: undefined,
     nextCtxKey: 0,
     nextPagesId: 1,
@@ -192,10 +221,17 @@ export function openCtx(m: Model, proc: number): CtxModel {
     hwpts: [],
     devices: new Map(),
     attach: new Map(),
+    accesses: [],
   };
   m.ctxs.set(ctx.key, ctx);
   m.procs[proc]!.ctx = ctx.key;
   return ctx;
+}
+
+/** Keeps the last few previous domains as DMA targets. */
+export function notePrevious(m: Model, prev: PreviousDomain): void {
+  m.previous.push(prev);
+  if (m.previous.length > 4) m.previous.shift();
 }
 
 /** Keeps the last few unmapped ranges as DMA targets. */

@@ -5,6 +5,7 @@ import { INVARIANTS, type InvariantName } from '../invariants/index.ts';
 import type { Fixture } from '../world/build.ts';
 import { type CheckReport, checkProperty } from './check.ts';
 import { checkMatrixOptions } from './options.ts';
+import type { Coverage } from './coverage.ts';
 
 /** Runs a broken-twin cell may take to find its failure, whatever `numRuns` says. */
 export const TWIN_MIN_RUNS = 500;
@@ -35,6 +36,8 @@ export interface MatrixOptions {
   readonly maxCommands?: number;
   readonly fixture?: Fixture;
   readonly timeLimitMs?: number;
+  /** Counts reached paths and command outcomes of every cell. */
+  readonly coverage?: Coverage;
   /** Progress: called after every run of every cell. */
   readonly onRun?: (cell: Cell) => void;
   readonly onCell?: (result: CellResult) => void;
@@ -53,6 +56,20 @@ export function matrixCells(opts: Pick<MatrixOptions, 'properties' | 'vendors' |
   return cells;
 }
 
+/**
+ * The fast-check seed of a cell: the campaign seed mixed with the cell's name (FNV-1a), so each
+ * property × vendor cell draws its own cases instead of every property re-running the same ones.
+ * A report carries it, so a failure replays from its cell seed alone.
+ */
+export function cellSeed(seed: number, cell: Cell): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  for (const ch of `${cell.property}/${cell.vendor}/${cell.fault ?? ''}`) {
+    h ^= ch.charCodeAt(0);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h | 0;
+}
+
 /** Runs every property on every vendor (and their twins), one cell after the other. */
 export async function runMatrix(opts: MatrixOptions): Promise<CellResult[]> {
   checkMatrixOptions(opts);
@@ -64,7 +81,8 @@ export async function runMatrix(opts: MatrixOptions): Promise<CellResult[]> {
       faults: [...(opts.faults ?? []), ...(cell.fault ? [cell.fault] : [])],
       // A twin cell stops at its first failure: give it room to find one.
       numRuns: cell.fault ? Math.max(opts.numRuns, TWIN_MIN_RUNS) : opts.numRuns,
-      seed: opts.seed,
+      seed: cellSeed(opts.seed, cell),
+      ...(opts.coverage === undefined ? {} : { coverage: opts.coverage }),
       ...(opts.maxCommands === undefined ? {} : { maxCommands: opts.maxCommands }),
       ...(opts.fixture === undefined ? {} : { fixture: opts.fixture }),
       ...(opts.timeLimitMs === undefined ? {} : { timeLimitMs: opts.timeLimitMs }),

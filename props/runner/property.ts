@@ -9,6 +9,7 @@ import type { Invariant } from '../invariants/invariant.ts';
 import type { Model } from '../model/model.ts';
 import type { Fixture } from '../world/build.ts';
 import type { World } from '../world/world.ts';
+import type { Coverage } from './coverage.ts';
 import { runScenario } from './scenario.ts';
 
 export interface PropertyOptions {
@@ -28,6 +29,8 @@ export interface PropertyOptions {
   /** Called after every run (generation and shrinking alike), e.g. to drive a progress bar. */
   readonly onRun?: () => void;
   readonly commands?: CommandConstraints;
+  /** Counts reached paths and command outcomes of every run. */
+  readonly coverage?: Coverage;
 }
 
 export type PropertyArgs = [TopologySpec, Iterable<fc.AsyncCommand<Model, World>>, number[]];
@@ -54,6 +57,7 @@ export function modelProperty(opts: PropertyOptions): fc.IAsyncPropertyWithHooks
             invariants: opts.invariants,
             faults: opts.faults ?? [],
             ...(opts.fixture ? { fixture: opts.fixture } : {}),
+            ...(opts.coverage ? { coverage: opts.coverage } : {}),
           },
         );
       } finally {

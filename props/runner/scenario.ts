@@ -6,6 +6,7 @@ import type { PropCommand } from '../commands/command.ts';
 import type { Invariant } from '../invariants/invariant.ts';
 import { buildWorld, type Fixture, prepareWorld } from '../world/build.ts';
 import type { World } from '../world/world.ts';
+import type { Coverage } from './coverage.ts';
 
 /** One generated case: a topology, the commands, and the fabric's delivery choices. */
 export interface Scenario {
@@ -19,6 +20,8 @@ export interface ScenarioOptions {
   /** @defaultValue 'mapped' */
   readonly fixture?: Fixture;
   readonly faults?: readonly FaultName[];
+  /** Counts reached paths and command outcomes. */
+  readonly coverage?: Coverage;
   /** Called with the world once it is built (the caller keeps it for the transcript). */
   readonly onWorld?: (world: World) => void;
 }
@@ -35,6 +38,7 @@ export async function runScenario(s: Scenario, opts: ScenarioOptions): Promise<W
       plan: s.plan,
       faults: opts.faults ?? [],
       invariants: opts.invariants,
+      ...(opts.coverage ? { coverage: opts.coverage } : {}),
     });
     world = built.world;
     opts.onWorld?.(world);

@@ -1,5 +1,6 @@
 import type { FaultName } from '../../actors/runtime/faults.ts';
 import type { TopologySpec } from '../arbitraries/topology.ts';
+import { AccessCommand } from '../commands/access.command.ts';
 import { AttachCommand } from '../commands/attach.command.ts';
 import { BindCommand } from '../commands/bind.command.ts';
 import { CloseCommand } from '../commands/close.command.ts';
@@ -8,6 +9,7 @@ import { CopyCommand } from '../commands/copy.command.ts';
 import { DeliverCommand } from '../commands/deliver.command.ts';
 import { DestroyCommand } from '../commands/destroy.command.ts';
 import { DetachCommand } from '../commands/detach.command.ts';
+import { DirtyCommand } from '../commands/dirty.command.ts';
 import { DmaCommand } from '../commands/dma.command.ts';
 import { HwptAllocCommand } from '../commands/hwpt-alloc.command.ts';
 import { InvalidateCommand } from '../commands/invalidate.command.ts';
@@ -15,6 +17,7 @@ import { IoasAllocCommand } from '../commands/ioas-alloc.command.ts';
 import { MapCommand } from '../commands/map.command.ts';
 import { NestedAllocCommand } from '../commands/nested-alloc.command.ts';
 import { OpenCommand } from '../commands/open.command.ts';
+import { PrefillCommand } from '../commands/prefill.command.ts';
 import { ReplaceCommand } from '../commands/replace.command.ts';
 import { SettleCommand } from '../commands/settle.command.ts';
 import { UnbindCommand } from '../commands/unbind.command.ts';
@@ -45,6 +48,9 @@ export const COMMANDS = {
   settle: SettleCommand,
   open: OpenCommand,
   close: CloseCommand,
+  prefill: PrefillCommand,
+  dirty: DirtyCommand,
+  access: AccessCommand,
 } as const;
 
 type Verbs = {

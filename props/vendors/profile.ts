@@ -14,6 +14,12 @@ export interface VendorProfile {
     /** DMA through it reaches the parent's IOAS as mapped (an identity stage 1). */
     readonly translates: boolean;
   };
+  /**
+   * A replace may pass through a blocking configuration while DMA is in flight (the SMMUv3
+   * driver updates an STE hitlessly only when one qword of used bits changes; otherwise V goes to
+   * 0 first), so a DMA racing a replace may fault even where both domains map it.
+   */
+  readonly breakingReplace?: boolean;
   /** IOMMU_HWPT_INVALIDATE on such a nested HWPT: entry lists by kind (all, one, a bad one ...). */
   readonly invalidate?: {
     readonly dataType: number;
@@ -23,6 +29,7 @@ export interface VendorProfile {
 
 const PROFILES: Partial<Record<VendorName, VendorProfile>> = {
   mock: mockProfile,
+  'arm-smmuv3': { breakingReplace: true },
 };
 
 /** The profile of a vendor (empty when the suites only know its generic uAPI). */

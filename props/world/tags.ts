@@ -4,6 +4,8 @@ import type { Process } from '../../actors/process.ts';
 export const BUFFER_VA = 0x4000_0000n;
 export const BUFFER_PAGES = 16;
 export const BUFFER_BYTES = BUFFER_PAGES * 4096;
+/** A page of every process for what the kernel writes back (dirty bitmaps), away from the tagged buffer. */
+export const SCRATCH_VA = 0x5000_0000n;
 
 const INITIAL = 0xa5;
 const WRITTEN = 0x5a;
@@ -21,6 +23,7 @@ export function fillBuffer(proc: Process, procIndex: number): bigint {
     dv.setUint32(off, ((INITIAL << 24) | ((procIndex & 0xff) << 16) | ((off >> 2) & 0xffff)) >>> 0, true);
   }
   proc.write(va, bytes);
+  proc.mmap(4096, { fixed: SCRATCH_VA });
   return va;
 }
 

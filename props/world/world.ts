@@ -8,7 +8,10 @@ import type { Process } from '../../actors/process.ts';
 import type { IoctlInput } from '../../actors/uapi/ioctl-types.ts';
 import type { VfioDevice, VfioIoctlName } from '../../actors/vfio/vfio-device.ts';
 import { type Invariant, PropertyFailure } from '../invariants/invariant.ts';
+import { areaAt } from '../model/areas.ts';
+import { domainOf, hwptById } from '../model/graph.ts';
 import type { Model, Window } from '../model/model.ts';
+import { type Coverage, type PathName, SYNC_OPCODES } from '../runner/coverage.ts';
 import { type CtxSnapshot, snapshotCtx } from '../snapshot.ts';
 import { lit, outcomeComment } from './code.ts';
 import { type DmaRequestModel, judgeDma } from './dma-oracle.ts';
@@ -24,6 +27,8 @@ export type CallResult =
 export interface DmaHandle {
   readonly varName: string;
   readonly promise: Promise<DmaResult>;
+  /** An invalidation was issued while it was in flight (coverage only). */
+  raced?: boolean;
 }
 
 /**
@@ -43,7 +48,10 @@ export class World {
   readonly ctxProc = new Map<number, number>();
   /** Take snapshots around calls (errno atomicity needs them; they cost). */
   snapshotCalls = true;
+  /** Where reached paths and command outcomes are counted, if anyone asked. */
+  coverage: Coverage | undefined;
   #current: StepRecord;
+  #issued = 0;
   #vars = new Set<string>();
   #calls = 0;
   #dmas = 0;
@@ -86,9 +94,10 @@ export class World {
    * Runs one command as a step: its calls and DMAs are recorded, then every invariant judges the
    * step; the first violation ends the run with a PropertyFailure.
    */
-  async step(label: string, body: () => Promise<void>): Promise<void> {
+  async step(label: string, body: () => Promise<void>, verb?: string): Promise<void> {
     const step = this.#newStep(label);
     this.#current = step;
+    const issued = this.#issued;
     try {
       await body();
     } catch (err) {
@@ -97,7 +106,35 @@ export class World {
     } finally {
       this.model.window = undefined;
     }
+    if (this.coverage && verb !== undefined) {
+      const outcome = step.calls.some((c) => !c.ok)
+        ? 'fail'
+        : step.calls.length > 0 || this.#issued > issued
+          ? 'ok'
+          : 'noop';
+      this.coverage.command(this.vendorOf(), verb, outcome);
+    }
     this.judge(step);
+  }
+
+  /** The vendor a path is counted under: the device's, else the first IOMMU's of the topology. */
+  vendorOf(dev?: number): string {
+    if (dev !== undefined) return this.model.devices[dev]!.vendor;
+    return this.model.topology.hosts[0]?.iommus[0]?.vendor ?? 'mock';
+  }
+
+  /** Counts a path of interest (no-op unless coverage is on). */
+  note(path: PathName, dev?: number): void {
+    this.coverage?.path(this.vendorOf(dev), path);
+  }
+
+  /** A queue traced a command: count it, and mark DMAs in flight as racing it if it invalidates. */
+  noteCommand(iommu: string, opcode: string): void {
+    if (!this.coverage) return;
+    const vendor = this.model.topology.hosts.flatMap((h) => h.iommus).find((i) => i.name === iommu)?.vendor;
+    this.coverage.path(vendor ?? this.vendorOf(), `inv:${opcode}`);
+    if (SYNC_OPCODES.has(opcode)) return;
+    for (const h of this.inflight) h.raced = true;
   }
 
   /** Checks the invariants against a finished step; a step that crashed the harness fails too. */
@@ -207,6 +244,8 @@ export class World {
       return undefined;
     }
     const varName = `dma${++this.#dmas}`;
+    this.#issued++;
+    const paths = this.coverage ? this.#dmaPaths(req) : [];
     // The data is shown as the call that makes it, so the script writes the same bytes.
     const made = data ? `, data: writeData(${req.writer}, ${this.#dmas}, ${req.length}) }` : ' }';
     this.line(
@@ -216,12 +255,32 @@ export class World {
     this.inflight.add(handle);
     promise.then((result) => {
       this.inflight.delete(handle);
+      for (const p of paths) if (result.ok || p === 'dma-old-mapping') this.note(p, req.dev);
+      if (handle.raced) this.note('dma-race-invalidation', req.dev);
       const { kind, detail } = judgeDma(this.model, full, result, (proc, uva, length) =>
         this.#read(proc, uva, length),
       );
       this.#current.dmas.push({ varName, device: dev.name, req: full, ok: result.ok, verdict: kind, detail });
     });
     return handle;
+  }
+
+  /** Paths a DMA takes if it completes: PASID-tagged, through which kind of HWPT, at an old mapping. */
+  #dmaPaths(req: DmaRequestModel): PathName[] {
+    const m = this.model;
+    const out: PathName[] = [];
+    if (req.pasid !== undefined) out.push('pasid-dma');
+    const d = domainOf(m, req.dev, req.pasid);
+    const ctx = d && m.ctxs.get(d.ctx);
+    const hwpt = ctx && hwptById(ctx, d.hwpt);
+    if (hwpt?.kind === 'nested') out.push('dma-nested');
+    else if (hwpt?.nestParent) out.push('dma-nest-parent');
+    else if (hwpt && !hwpt.auto) out.push('dma-explicit-paging');
+    const group = m.devices[req.dev]!.group;
+    const key = req.pasid ?? -1;
+    if (m.previous.some((p) => p.group === group && p.pasid === key && areaAt(p.areas, req.iova)))
+      out.push('dma-old-mapping');
+    return out;
   }
 
   /** Drives the farm until a DMA completed. */
