@@ -4,8 +4,8 @@ import { brokenTwins } from '../faults.ts';
 import { INVARIANTS, type InvariantName } from '../invariants/index.ts';
 import type { Fixture } from '../world/build.ts';
 import { type CheckReport, checkProperty } from './check.ts';
-import { checkMatrixOptions } from './options.ts';
 import type { Coverage } from './coverage.ts';
+import { checkMatrixOptions } from './options.ts';
 
 /** Runs a broken-twin cell may take to find its failure, whatever `numRuns` says. */
 export const TWIN_MIN_RUNS = 500;

@@ -22,6 +22,7 @@ import { VENDORS } from '../../vendors/registry.ts';
 import { DEFAULT_WEIGHTS } from '../commands/index.ts';
 import { INVARIANT_NAMES } from '../invariants/index.ts';
 import { FIXTURES } from '../world/build.ts';
+import { Coverage } from './coverage.ts';
 
 /** fast-check seeds are 32-bit; it prints them signed. */
 const seed = int(-(2 ** 31), 2 ** 32 - 1);
@@ -33,6 +34,11 @@ const milliseconds: Spec = {
 const invariant: Spec = {
   expected: 'an invariant (an object with a name and a check function)',
   test: (v) => typeof v === 'object' && v !== null && typeof (v as { check?: unknown }).check === 'function',
+};
+
+const coverage: Spec = {
+  expected: 'a Coverage collector (new Coverage())',
+  test: (v) => v instanceof Coverage,
 };
 
 const TOPOLOGY: Shape = {
@@ -65,6 +71,7 @@ const PROPERTY: Shape = {
   replayPath: { expected: 'a string', test: (v) => typeof v === 'string' },
   onRun: fn,
   commands: anything,
+  coverage,
 };
 
 function checkNested(entry: string, opts: Record<string, unknown>): void {
@@ -110,6 +117,7 @@ export function checkMatrixOptions(opts: unknown): void {
       timeLimitMs: milliseconds,
       onRun: fn,
       onCell: fn,
+      coverage,
     },
     ['properties', 'vendors', 'numRuns', 'seed'],
   );

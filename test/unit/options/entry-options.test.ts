@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { createFarm, FarmOptionError } from '../../../index.ts';
-import { checkProperty, INVARIANTS, runMatrix } from '../../../props/index.ts';
+import { Coverage, checkProperty, formatCoverage, INVARIANTS, runMatrix } from '../../../props/index.ts';
 
 function rejectsWith(call: () => unknown, message: RegExp): void {
   let thrown: unknown;
@@ -190,5 +190,14 @@ describe('the props runners', () => {
     );
     await expect(runMatrix({ ...m, faults: [bad('skipInvalidation')] })).rejects.toThrow(/'faults'/);
     await expect(runMatrix(bad({ ...m, seed: undefined }))).rejects.toThrow(/'seed' must be given/);
+  });
+
+  test('runMatrix takes a Coverage collector and fills it; anything else is refused', async () => {
+    const m = { properties: ['isolation'] as const, vendors: ['mock'] as const, numRuns: 2, seed: 1 };
+    const coverage = new Coverage();
+    const [cell] = await runMatrix({ ...m, coverage });
+    expect(cell?.verdict).toBe('pass');
+    expect(formatCoverage(coverage, ['mock'])).toMatch(/dma/);
+    await expect(runMatrix({ ...m, coverage: bad({}) })).rejects.toThrow(/runMatrix: option 'coverage'/);
   });
 });
