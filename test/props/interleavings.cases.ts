@@ -10,7 +10,7 @@ import {
   ScriptWorld,
   type TopologySpec,
 } from '../../props/index.ts';
-import { PASS_LIMIT_MS, RUNS, SEED, TWIN_LIMIT_MS, TWIN_RUNS } from './seed.ts';
+import { PASS_LIMIT_MS, RUNS, SEED, TWIN_RUNS } from './seed.ts';
 import { explain } from './suite.ts';
 
 const dev = (name: string, group: string) => ({
@@ -111,7 +111,6 @@ describe(`interleavings (seed ${SEED})`, () => {
       numRuns: TWIN_RUNS,
       seed: SEED,
       commands: { weights },
-      timeLimitMs: TWIN_LIMIT_MS,
     });
     expect(failureOf(r)?.violation.invariant, explain(r)).toBe('no-stale');
     expect(r.counterexample!.commands.length).toBeLessThanOrEqual(10);
