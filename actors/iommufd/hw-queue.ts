@@ -122,6 +122,7 @@ export function iommufdHwQueueAlloc(ucmd: Ucmd<IoctlArg<'IOMMU_HW_QUEUE_ALLOC'>>
   queue.pinMemory();
   let prev: HwQueue | undefined;
   for (const q of viommu.hwQueues) if (q.queueType === cmd.type && q.index === cmd.index - 1) prev = q;
+  ctx.env.host.failNth.point('driver', 'hw_queue_init');
   ops.hwQueueInit(queue.ref, prev?.ref);
   queue.initialized(prev);
   cmd.out_hw_queue_id = queue.id;

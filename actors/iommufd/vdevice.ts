@@ -67,6 +67,7 @@ export function iommufdVdeviceAlloc(ucmd: Ucmd<IoctlArg<'IOMMU_VDEVICE_ALLOC'>>)
   if (viommu.vdevs.has(cmd.virt_id)) fail('EEXIST', `virt_id 0x${cmd.virt_id.toString(16)} is taken`);
   viommu.vdevs.set(cmd.virt_id, vdev);
   if (viommu.ops.vdeviceInit) {
+    ctx.env.host.failNth.point('driver', 'vdevice_init');
     viommu.ops.vdeviceInit(vdev);
     vdev.driverInit = true;
   }

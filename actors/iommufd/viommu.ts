@@ -99,8 +99,12 @@ export function iommufdViommuAlloc(ucmd: Ucmd<IoctlArg<'IOMMU_VIOMMU_ALLOC'>>): 
   const data: UserData = {
     type: cmd.type,
     len: cmd.data_len,
-    read: () => mm.read(cmd.data_uptr, cmd.data_len),
+    read: () => {
+      ctx.env.host.failNth.point('usercopy', 'viommu_user_data');
+      return mm.read(cmd.data_uptr, cmd.data_len);
+    },
   };
+  ctx.env.host.failNth.point('driver', 'viommu_init');
   viommu.ops = driver.viommuInit(viommu.ref, idev.dev, cmd.data_len ? data : undefined);
   const out = viommu.ops.outData;
   if (out && cmd.data_len) {
@@ -108,6 +112,7 @@ export function iommufdViommuAlloc(ucmd: Ucmd<IoctlArg<'IOMMU_VIOMMU_ALLOC'>>): 
     const n = Math.min(cmd.data_len, out.length);
     const bytes = new Uint8Array(cmd.data_len);
     bytes.set(out.subarray(0, n));
+    ctx.env.host.failNth.point('usercopy', 'viommu_out_data');
     mm.write(cmd.data_uptr, bytes);
   }
   cmd.out_viommu_id = viommu.id;

@@ -11,6 +11,7 @@ function ensureGcr3(drv: AmdViDriver, dd: DevData): Gcr3Info {
   const glx = gcr3Levels(drv.maxPasids(dd.ref));
   if (glx > drv.maxGlx) fail('EINVAL', `a GCR3 table of ${glx + 1} levels exceeds GLXSup`);
   const domid = drv.allocDomainId();
+  drv.phys.failNth.point('table', 'amd.gcr3_root');
   const pfn = drv.phys.allocPage();
   dd.gcr3 = { root: pfn << 12n, glx, domid, pages: [pfn], pasids: new Map() };
   return dd.gcr3;

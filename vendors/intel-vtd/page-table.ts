@@ -52,17 +52,31 @@ export class IoPageTable {
   /** Maps a physically contiguous run, choosing the largest leaf that alignment and length allow. */
   map(iova: bigint, pa: bigint, size: bigint, prot: number): void {
     let done = 0n;
-    while (done < size) {
-      const at = iova + done;
-      const to = pa + done;
-      let level = this.maxLeafLevel;
-      while (level > 1 && ((at | to) & (levelSize(level) - 1n) || size - done < levelSize(level))) level--;
-      const ptePa = this.#walkAlloc(at, level);
-      const old = this.phys.readU64(ptePa);
-      if (this.#present(old)) fail('EBUSY', `DMA PTE for 0x${at.toString(16)} already set`);
-      this.phys.writeU64(ptePa, this.#leaf(to, prot, level));
-      done += levelSize(level);
+    try {
+      while (done < size) {
+        const at = iova + done;
+        const to = pa + done;
+        let level = this.maxLeafLevel;
+        while (level > 1 && ((at | to) & (levelSize(level) - 1n) || size - done < levelSize(level))) level--;
+        const ptePa = this.#walkAlloc(at, level);
+        const old = this.phys.readU64(ptePa);
+        if (this.#present(old)) fail('EBUSY', `DMA PTE for 0x${at.toString(16)} already set`);
+        this.phys.writeU64(ptePa, this.#leaf(to, prot, level));
+        done += levelSize(level);
+      }
+    } catch (err) {
+      this.unmapUnused(iova, done);
+      throw err;
     }
+  }
+
+  /**
+   * Clears leaves this thread just wrote and nothing could have walked yet (a failed map, which
+   * never yields): tables they empty are freed at once, with no flush to wait for.
+   */
+  unmapUnused(iova: bigint, size: bigint): void {
+    if (size === 0n) return;
+    for (const pa of this.unmap(iova, size).freed) this.phys.put(pa >> 12n);
   }
 
   /**
@@ -215,6 +229,7 @@ export class IoPageTable {
   }
 
   #allocTable(): bigint {
+    this.phys.failNth.point('table', 'vtd.pgtable');
     const pa = this.phys.allocPage() << 12n;
     this.#pages.add(pa);
     return pa;

@@ -67,10 +67,16 @@ export class VtdPagingDomain extends VtdDomain implements PagingDomain {
     if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0) fail('EINVAL', 'mapping with neither read nor write');
     if (iova + size - 1n > this.aperture.end) fail('EFAULT', 'mapping beyond the domain address width');
     let done = 0n;
-    while (done < size) {
-      const { pgsize, count } = iommuPgsize(this.pgsizeBitmap, iova + done, pa + done, size - done);
-      this.pt.map(iova + done, pa + done, pgsize * count, prot);
-      done += pgsize * count;
+    try {
+      while (done < size) {
+        const { pgsize, count } = iommuPgsize(this.pgsizeBitmap, iova + done, pa + done, size - done);
+        this.pt.map(iova + done, pa + done, pgsize * count, prot);
+        done += pgsize * count;
+      }
+    } catch (err) {
+      // iommu_map: what the earlier chunks mapped goes before the error does.
+      this.pt.unmapUnused(iova, done);
+      throw err;
     }
   }
 
