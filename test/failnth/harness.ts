@@ -84,9 +84,41 @@ export function makeWorld(vendor: VendorName, opts: WorldOptions = {}): FailWorl
   return { vendor, farm, host, proc, fd, iommu, devs, buf, vfios: [], probes: [], iovas: [] };
 }
 
+/**
+ * The tag (DomainID, DID, ASID) the driver would give the next domain: a tag leaked by a failed
+ * allocation shows here, as it would in the hardware's IOTLB tags.
+ */
+function nextDomainTag(w: FailWorld): number | undefined {
+  const driver = w.host.iommu(w.iommu).driver as unknown as {
+    allocDomainId?(): number;
+    freeDomainId?(id: number): void;
+    allocDid?(): number;
+    freeDid?(id: number): void;
+  };
+  if (driver.allocDomainId && driver.freeDomainId) {
+    const id = driver.allocDomainId();
+    driver.freeDomainId(id);
+    return id;
+  }
+  if (driver.allocDid && driver.freeDid) {
+    const id = driver.allocDid();
+    driver.freeDid(id);
+    return id;
+  }
+  if (w.vendor === 'arm-smmuv3') {
+    const d = w.host.iommu(w.iommu).driver.domainAllocPaging(w.devs[0]!.kdev.ref, 0, undefined);
+    d.free();
+    return (d as unknown as { asid: number }).asid;
+  }
+  return undefined;
+}
+
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 async function observe(w: FailWorld) {
+  await w.farm.settle();
+  const nextTag = nextDomainTag(w);
+  await w.farm.settle(); // an SMMU domain gives its ASID back once its TLBI completes
   const dma: string[] = [];
   for (const p of w.probes) {
     const r = await p.dev.dma({
@@ -98,6 +130,7 @@ async function observe(w: FailWorld) {
     dma.push(`${p.dev.kdev.name}@${p.iova.toString(16)}: ${r.ok ? hex(r.data!) : `fault ${r.fault.reason}`}`);
   }
   return {
+    nextTag,
     ctx: snapshotCtx(w.fd.ctx, w.proc),
     kernel: snapshotKernel(w.fd.ctx, w.iovas),
     dma,
