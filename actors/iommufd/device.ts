@@ -63,7 +63,7 @@ export function iommufdDeviceBind(
   ctx.env.host.core.claimDmaOwner(kdev, ctx, ctx.env.host.faults.skipGroupOwnershipCheck);
   let idev: IommufdDevice;
   try {
-    idev = ctx.objects.alloc(new IommufdDevice(ctx, kdev, igroupFor(ctx, kdev.group)));
+    idev = ctx.objects.create(() => new IommufdDevice(ctx, kdev, igroupFor(ctx, kdev.group)));
   } catch (err) {
     // out_release_owner / out_group_put: no trace of the bind may stay behind.
     const ig = ctx.igroups.get(kdev.group);

@@ -49,7 +49,7 @@ export function mapProt(flags: number): number {
 export function iommufdIoasAlloc(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_ALLOC'>>): void {
   const { cmd, ctx } = ucmd;
   if (cmd.flags) fail('EOPNOTSUPP', 'flags');
-  const ioas = ctx.objects.alloc(new Ioas(ctx));
+  const ioas = ctx.objects.create(() => new Ioas(ctx));
   ucmd.newObj = ioas;
   cmd.out_ioas_id = ioas.id;
   ucmd.respond();

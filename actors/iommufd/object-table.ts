@@ -37,6 +37,24 @@ export class ObjectTable {
   }
 
   /**
+   * `iommufd_object_alloc` then the body: the memory and the ID come first, so a failure there
+   * leaves nothing to undo; `build` (which takes references on other objects) runs only after.
+   */
+  create<T extends IommufdObject>(build: () => T): T {
+    this.failNth.point('alloc', 'iommufd_object');
+    const id = this.reserveId();
+    let obj: T;
+    try {
+      obj = build();
+    } catch (err) {
+      this.releaseId(id);
+      throw err;
+    }
+    obj.id = id;
+    return obj;
+  }
+
+  /**
    * Takes the next ID before the object exists, as `__iommufd_object_alloc` does before a driver
    * builds a domain: a failed driver call still consumed (and then released) the ID.
    */

@@ -93,7 +93,7 @@ export function iommufdViommuAlloc(ucmd: Ucmd<IoctlArg<'IOMMU_VIOMMU_ALLOC'>>): 
     fail('EOPNOTSUPP', `vIOMMU type 0x${cmd.type.toString(16)}`);
   const hwpt = ctx.objects.get<HwptPaging>(cmd.hwpt_id, 'HWPT_PAGING');
   if (!hwpt.nestParent) fail('EINVAL', `hwpt ${cmd.hwpt_id} is not a nest parent`);
-  const viommu = ctx.objects.alloc(new Viommu(ctx, idev.kdev.iommu, hwpt, cmd.type));
+  const viommu = ctx.objects.create(() => new Viommu(ctx, idev.kdev.iommu, hwpt, cmd.type));
   ucmd.newObj = viommu;
   const mm = ctx.env.process.mm;
   const data: UserData = {
