@@ -178,7 +178,6 @@ export function injectingStep(w: FailWorld, tally: Tally, ref: Record_): Step {
       expect(IommufdError.is(error), `${where} threw ${String(error)}`).toBe(true);
       expect((error as IommufdError).errno, where).toBe(injected.errno);
       tally[injected.kind]++;
-      if (process.env.FN_DEBUG) console.log(where, w.host.phys.snapshot().allocatedFrames);
       const after = await observe(w);
       if (injected.kind === 'usercopy' && !isEqual(after, before)) {
         // A copy-out after the work is done (iommufd_ucmd_respond): EFAULT, and the effect
