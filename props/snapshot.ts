@@ -17,6 +17,8 @@ export interface CtxSnapshot {
   readonly counters: { pinned: string; userLocked: string; mmLocked: string };
   readonly vfioIoas: number | undefined;
   readonly accountMode: string;
+  /** Groups whose DMA this ctx owns (with the claim count), and its iommufd_group records. */
+  readonly dmaOwnership: readonly string[];
 }
 
 export interface IoasSnapshot {
@@ -70,6 +72,12 @@ export function snapshotCtx(ctx: IommufdCtx, proc: Process): CtxSnapshot {
     },
     vfioIoas: ctx.vfioIoas?.id,
     accountMode: ctx.accountMode,
+    dmaOwnership: [
+      ...[...ctx.env.host.core.groups.values()]
+        .filter((g) => g.owner === ctx)
+        .map((g) => `owns ${g.name}x${g.ownerCount}`),
+      ...[...ctx.igroups.keys()].map((g) => `igroup ${g.name}`),
+    ],
   };
 }
 

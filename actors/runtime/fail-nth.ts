@@ -27,9 +27,26 @@ export interface FailPoint {
   readonly name: string;
 }
 
+/**
+ * Copy-outs that run after an ioctl did its work: the kernel returns EFAULT there but keeps the
+ * work (IOAS_MAP keeps the mapping), so a caller that needs all-or-nothing skips them.
+ */
+export const COPY_OUT_POINTS: ReadonlySet<string> = new Set([
+  'ucmd_respond',
+  'iova_ranges',
+  'option_val64',
+  'hw_info_data',
+  'viommu_out_data',
+  'vfio_unmap_size',
+  'vfio_iommu_info',
+  'dirty_bitmap',
+]);
+
 export interface FailNthArmOptions {
   /** Only points of these kinds count (default: all). */
   readonly kinds?: readonly FailKind[];
+  /** Copy-outs after the work is done (COPY_OUT_POINTS) do not count. */
+  readonly skipCopyOut?: boolean;
 }
 
 /** What an armed window saw: the point that failed, if any, and every point counted before it. */
@@ -47,6 +64,7 @@ export interface FailNthReport {
 export class FailNth {
   #left = 0;
   #kinds: ReadonlySet<FailKind> | undefined;
+  #skipCopyOut = false;
   #n = 0;
   #reached: FailPoint[] = [];
   #injected: FailNthReport['injected'];
@@ -60,6 +78,7 @@ export class FailNth {
     this.#left = n;
     this.#n = n;
     this.#kinds = opts.kinds ? new Set(opts.kinds) : undefined;
+    this.#skipCopyOut = opts.skipCopyOut ?? false;
     this.#reached = [];
     this.#injected = undefined;
   }
@@ -78,6 +97,7 @@ export class FailNth {
   point(kind: FailKind, name: string, errno?: Errno): void {
     if (this.#left === 0) return;
     if (this.#kinds !== undefined && !this.#kinds.has(kind)) return;
+    if (this.#skipCopyOut && COPY_OUT_POINTS.has(name)) return;
     this.#reached.push({ kind, name });
     if (--this.#left > 0) return;
     const e = errno ?? DEFAULT_ERRNO[kind];

@@ -8,6 +8,7 @@ import { type CommandConstraints, commandArb } from '../commands/index.ts';
 import type { Invariant } from '../invariants/invariant.ts';
 import type { Model } from '../model/model.ts';
 import type { Fixture } from '../world/build.ts';
+import type { FailNthCampaign } from '../world/fail-nth-campaign.ts';
 import type { World } from '../world/world.ts';
 import { runScenario } from './scenario.ts';
 
@@ -28,6 +29,8 @@ export interface PropertyOptions {
   /** Called after every run (generation and shrinking alike), e.g. to drive a progress bar. */
   readonly onRun?: () => void;
   readonly commands?: CommandConstraints;
+  /** Random fail-nth inside the runs (see `FailNthCampaign`). */
+  readonly failNth?: FailNthCampaign;
 }
 
 export type PropertyArgs = [TopologySpec, Iterable<fc.AsyncCommand<Model, World>>, number[]];
@@ -54,6 +57,7 @@ export function modelProperty(opts: PropertyOptions): fc.IAsyncPropertyWithHooks
             invariants: opts.invariants,
             faults: opts.faults ?? [],
             ...(opts.fixture ? { fixture: opts.fixture } : {}),
+            ...(opts.failNth ? { failNth: opts.failNth } : {}),
           },
         );
       } finally {

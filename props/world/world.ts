@@ -1,7 +1,7 @@
 import type { DmaResult } from '../../actors/device.ts';
 import type { Farm } from '../../actors/farm.ts';
 import type { Host } from '../../actors/host.ts';
-import { IommufdError } from '../../actors/iommufd/errno.ts';
+import { type Errno, IommufdError } from '../../actors/iommufd/errno.ts';
 import type { IoctlName } from '../../actors/iommufd/ioctl-table.ts';
 import type { Iommufd } from '../../actors/iommufd-file.ts';
 import type { Process } from '../../actors/process.ts';
@@ -42,6 +42,8 @@ export class World {
   readonly ctxProc = new Map<number, number>();
   /** Take snapshots around calls (errno atomicity needs them; they cost). */
   snapshotCalls = true;
+  /** Random fail-nth (see `failNthInjector`): the n to arm for the next call, if any. */
+  injectNth: (() => number | undefined) | undefined;
   #current: StepRecord;
   #vars = new Set<string>();
   #calls = 0;
@@ -160,6 +162,21 @@ export class World {
   ): Promise<CallResult> {
     const before = this.snapshotCalls ? this.snapshots() : new Map<number, CtxSnapshot>();
     const varName = `r${++this.#calls}`;
+    const n = this.injectNth?.();
+    let injected: Errno | undefined;
+    if (n !== undefined) {
+      this.line(`farm.failNth.arm(${n}, { skipCopyOut: true });`);
+      const plain = invoke;
+      invoke = async () => {
+        this.farm.failNth.arm(n, { skipCopyOut: true });
+        try {
+          return await plain();
+        } finally {
+          injected = this.farm.failNth.disarm().injected?.errno;
+          this.line('farm.failNth.disarm();');
+        }
+      };
+    }
     try {
       const out = await drive(this.farm, Promise.resolve().then(invoke));
       this.line(`const ${varName} = await attempt(farm, ${expr}); // → ${outcomeComment(out)}`);
@@ -175,6 +192,7 @@ export class World {
         varName,
         ok: false,
         ...(errno ? { errno } : { exception: err }),
+        ...(injected ? { injected } : {}),
         before,
         after,
         partialAllowed,
