@@ -38,6 +38,7 @@ const USAGE = `usage: iommu-farm props [options]
   --twins             also run each property's broken twins (they must be caught)
   --fault <f>         turn a broken-twin switch on in every run (repeatable): ${FAULT_NAMES.join(', ')}
   --max-commands <n>  longest command sequence (default 40)
+  --fail-nth <rate>   fail the n-th injection point (random n) on this share of calls
   --fixture <f>       what runs start from: ${FIXTURES.join(', ')} (default mapped)
   --time-limit <s>    stop each cell (and its shrinking) after this many seconds
   --out <dir>         where reproductions go (default .repro)
@@ -184,6 +185,7 @@ async function props(argv: string[]): Promise<void> {
       'max-commands': { type: 'string' },
       fixture: { type: 'string' },
       'time-limit': { type: 'string' },
+      'fail-nth': { type: 'string' },
       out: { type: 'string' },
       replay: { type: 'string' },
       'replay-path': { type: 'string' },
@@ -228,6 +230,9 @@ async function props(argv: string[]): Promise<void> {
   );
   const maxCommands = num(values['max-commands'], 'max-commands');
   const limit = num(values['time-limit'], 'time-limit');
+  const failNthRate = values['fail-nth'] === undefined ? undefined : Number(values['fail-nth']);
+  if (failNthRate !== undefined && !(failNthRate > 0 && failNthRate <= 1))
+    fail(`--fail-nth needs a share of calls in (0, 1], got ${values['fail-nth']}`);
   const results = await runMatrix({
     properties,
     vendors,
@@ -238,6 +243,7 @@ async function props(argv: string[]): Promise<void> {
     ...(maxCommands === undefined ? {} : { maxCommands }),
     ...(fixture === undefined ? {} : { fixture }),
     ...(limit === undefined ? {} : { timeLimitMs: limit * 1000 }),
+    ...(failNthRate === undefined ? {} : { failNth: { rate: failNthRate } }),
     onRun: (cell) => bar.tick(`${cell.property} × ${cell.vendor}${cell.fault ? ` (${cell.fault})` : ''}`),
     onCell: (r) => {
       if (process.stderr.isTTY) return;
