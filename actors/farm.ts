@@ -7,6 +7,7 @@ import type { Topology } from './inspect/topology/schema.ts';
 import { fail } from './iommufd/errno.ts';
 import { checkFarmOptions, checkHostOptions } from './options/entry-options.ts';
 import { SimClock } from './runtime/clock.ts';
+import { FailNth } from './runtime/fail-nth.ts';
 import { type FaultSwitches, noFaults } from './runtime/faults.ts';
 import { Rng } from './runtime/rng.ts';
 import { Scheduler } from './runtime/scheduler.ts';
@@ -39,6 +40,8 @@ export class Farm {
   readonly tracer = new Tracer();
   /** Broken-twin switches for property tests; all off unless a test turns one on. */
   readonly faults: FaultSwitches = noFaults();
+  /** fail_nth: makes the n-th allocation, pin, usercopy, driver op or table allocation fail. */
+  readonly failNth = new FailNth();
   readonly scheduler: Scheduler;
   /** Every actor transition, ioctl, DMA, command, fault and interrupt; free when unobserved. */
   readonly events$: Observable<FarmEvent>;

@@ -70,7 +70,7 @@ export class Host {
   readonly name: string;
   readonly selftest: boolean;
   readonly phys: PhysMemory;
-  readonly core = new IommuCore();
+  readonly core: IommuCore;
   readonly env: HostEnv;
   readonly #iommus = new Map<string, IommuHandle>();
   readonly #devices = new Map<string, Device>();
@@ -91,8 +91,12 @@ export class Host {
   ) {
     this.actor = actor;
     this.name = opts.name;
+    this.core = new IommuCore(farm.failNth);
     this.selftest = opts.selftest ?? false;
-    this.phys = new PhysMemory(opts.memoryBytes === undefined ? {} : { totalBytes: opts.memoryBytes });
+    this.phys = new PhysMemory({
+      failNth: farm.failNth,
+      ...(opts.memoryBytes === undefined ? {} : { totalBytes: opts.memoryBytes }),
+    });
     this.env = {
       name: this.name,
       selftest: this.selftest,
@@ -100,6 +104,7 @@ export class Host {
       scheduler: farm.scheduler,
       tracer: farm.tracer,
       faults: farm.faults,
+      failNth: farm.failNth,
       nextCtxId: () => this.#nextCtx++,
       ...(this.selftest ? { mockBus: this.#mockBus() } : {}),
     };

@@ -43,6 +43,7 @@ const USAGE = `usage: iommu-farm props [options]
   --twins             also run each property's broken twins (they must be caught)
   --fault <f>         turn a broken-twin switch on in every run (repeatable): ${FAULT_NAMES.join(', ')}
   --max-commands <n>  longest command sequence (default 40)
+  --fail-nth <rate>   fail the n-th injection point (random n) on this share of calls
   --fixture <f>       what runs start from: ${FIXTURES.join(', ')} (default mapped)
   --time-limit <s>    stop each cell (and its shrinking) after this many seconds
   --coverage          also print, per vendor, each command's ok/fail/noop counts and how often
@@ -195,6 +196,7 @@ async function props(argv: string[]): Promise<void> {
       fixture: { type: 'string' },
       'time-limit': { type: 'string' },
       coverage: { type: 'boolean' },
+      'fail-nth': { type: 'string' },
       out: { type: 'string' },
       replay: { type: 'string' },
       'replay-path': { type: 'string' },
@@ -241,6 +243,9 @@ async function props(argv: string[]): Promise<void> {
   const limit = num(values['time-limit'], 'time-limit');
   const coverage = values.coverage ? new Coverage() : undefined;
   const started = performance.now();
+  const failNthRate = values['fail-nth'] === undefined ? undefined : Number(values['fail-nth']);
+  if (failNthRate !== undefined && !(failNthRate > 0 && failNthRate <= 1))
+    fail(`--fail-nth needs a share of calls in (0, 1], got ${values['fail-nth']}`);
   const results = await runMatrix({
     properties,
     vendors,
@@ -252,6 +257,7 @@ async function props(argv: string[]): Promise<void> {
     ...(fixture === undefined ? {} : { fixture }),
     ...(limit === undefined ? {} : { timeLimitMs: limit * 1000 }),
     ...(coverage === undefined ? {} : { coverage }),
+    ...(failNthRate === undefined ? {} : { failNth: { rate: failNthRate } }),
     onRun: (cell) => bar.tick(`${cell.property} × ${cell.vendor}${cell.fault ? ` (${cell.fault})` : ''}`),
     onCell: (r) => {
       if (process.stderr.isTTY) return;

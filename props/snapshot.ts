@@ -1,5 +1,6 @@
 import type { IommufdCtx } from '../actors/iommufd/ctx.ts';
 import type { Hwpt } from '../actors/iommufd/hwpt-nested.ts';
+import type { HwptPaging } from '../actors/iommufd/hwpt-paging.ts';
 import type { Ioas } from '../actors/iommufd/ioas.ts';
 import type { Process } from '../actors/process.ts';
 
@@ -16,6 +17,8 @@ export interface CtxSnapshot {
   readonly counters: { pinned: string; userLocked: string; mmLocked: string };
   readonly vfioIoas: number | undefined;
   readonly accountMode: string;
+  /** Groups whose DMA this ctx owns (with the claim count), and its iommufd_group records. */
+  readonly dmaOwnership: readonly string[];
 }
 
 export interface IoasSnapshot {
@@ -69,5 +72,57 @@ export function snapshotCtx(ctx: IommufdCtx, proc: Process): CtxSnapshot {
     },
     vfioIoas: ctx.vfioIoas?.id,
     accountMode: ctx.accountMode,
+    dmaOwnership: [
+      ...[...ctx.env.host.core.groups.values()]
+        .filter((g) => g.owner === ctx)
+        .map((g) => `owns ${g.name}x${g.ownerCount}`),
+      ...[...ctx.igroups.keys()].map((g) => `igroup ${g.name}`),
+    ],
   };
+}
+
+/**
+ * What the kernel below the ctx holds for it, beyond `snapshotCtx`: which domain each group (and
+ * PASID) sits in, pins per area, and what each paging domain translates at `probes` (a mapping
+ * left behind by a failed call shows here even though no area names it).
+ */
+export interface KernelSnapshot {
+  readonly groups: ReadonlyArray<{ group: string; rid: string; pasids: string[] }>;
+  /** DMA ownership of every host group: how many devices this ctx (or another owner) claimed. */
+  readonly owners: readonly string[];
+  readonly areaPins: readonly string[];
+  readonly domainMaps: readonly string[];
+}
+
+export function snapshotKernel(ctx: IommufdCtx, probes: readonly bigint[] = []): KernelSnapshot {
+  const names = new Map<object, string>();
+  const paging: Array<[number, HwptPaging['domain']]> = [];
+  for (const o of ctx.liveObjects()) {
+    const domain = (o as { domain?: object }).domain;
+    if (domain) names.set(domain, `${o.type}#${o.id}`);
+    if (o.type === 'HWPT_PAGING') paging.push([o.id, (o as HwptPaging).domain]);
+  }
+  const label = (d: { kind: string } | undefined) => (d ? (names.get(d) ?? d.kind) : 'none');
+  const groups = [...ctx.igroups.values()].map((g) => ({
+    group: g.group.name,
+    rid: label(g.group.domain),
+    pasids: [...g.group.pasidDomains.entries()].map(([p, d]) => `${p}:${label(d)}`).sort(),
+  }));
+  const areaPins: string[] = [];
+  for (const o of ctx.liveObjects()) {
+    if (o.type !== 'IOAS') continue;
+    for (const n of (o as Ioas).iopt.areas.all()) {
+      const a = n.value;
+      areaPins.push(
+        `${o.id}@${range(n.start, n.last)}:${a.pages.pinnedPages}/${a.numAccesses}/${a.domainPinned}`,
+      );
+    }
+  }
+  const domainMaps = paging.flatMap(([id, d]) =>
+    probes.map((iova) => `${id}@${iova.toString(16)}=${d.iovaToPhys(iova)?.toString(16) ?? '-'}`),
+  );
+  const owners = [...ctx.env.host.core.groups.values()].map(
+    (g) => `${g.name}:${g.owner === undefined ? '-' : g.owner === ctx ? 'ctx' : 'other'}x${g.ownerCount}`,
+  );
+  return { groups, owners, areaPins, domainMaps };
 }

@@ -57,7 +57,7 @@ export class IommufdAccess extends IommufdObject implements IoptAccess {
 
 /** `iommufd_access_create` + attach: allocated (not finalized) and attached to `ioas`. */
 export function accessCreate(ctx: IommufdCtx, ioas: Ioas, ops: AccessOps): IommufdAccess {
-  const access = ctx.objects.alloc(new IommufdAccess(ctx, ops));
+  const access = ctx.objects.create(() => new IommufdAccess(ctx, ops));
   try {
     attachIoas(access, ioas);
   } catch (err) {

@@ -16,7 +16,7 @@ export type AccountMode = 'user' | 'mm';
  * one of the interleavings the kernel's locks allow; DMA and hardware run concurrently.
  */
 export class IommufdCtx {
-  readonly objects = new ObjectTable();
+  readonly objects: ObjectTable;
   readonly id: number;
   accountMode: AccountMode;
   /** The IOAS that VFIO type1 compat ioctls operate on. */
@@ -34,6 +34,7 @@ export class IommufdCtx {
     readonly env: IommufdEnv,
     opts: { vfioCompat?: boolean } = {},
   ) {
+    this.objects = new ObjectTable(env.host.failNth);
     this.id = env.host.nextCtxId();
     // /dev/vfio/vfio opened as iommufd keeps VFIO's per-mm accounting.
     this.accountMode = opts.vfioCompat ? 'mm' : 'user';

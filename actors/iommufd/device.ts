@@ -62,8 +62,17 @@ export function iommufdDeviceBind(
   if (!opts.selftestMock && !msiIsolated && !opts.allowUnsafeInterrupts)
     fail('EPERM', 'group lacks isolated MSI');
   ctx.env.host.core.claimDmaOwner(kdev, ctx, ctx.env.host.faults.skipGroupOwnershipCheck);
-  const igroup = igroupFor(ctx, kdev.group);
-  const idev = ctx.objects.alloc(new IommufdDevice(ctx, kdev, igroup));
+  let idev: IommufdDevice;
+  try {
+    idev = ctx.objects.create(() => new IommufdDevice(ctx, kdev, igroupFor(ctx, kdev.group)));
+  } catch (err) {
+    // out_release_owner / out_group_put: no trace of the bind may stay behind.
+    const ig = ctx.igroups.get(kdev.group);
+    if (ig?.devices.size === 0) ctx.igroups.delete(kdev.group);
+    ctx.env.host.core.releaseDmaOwner(kdev);
+    throw err;
+  }
+  const igroup = idev.igroup;
   idev.selftestMock = opts.selftestMock ?? false;
   igroup.devices.add(idev);
   ctx.objects.finalize(idev);
@@ -118,6 +127,7 @@ export function iommufdGetHwInfo(ucmd: Ucmd<IoctlArg<'IOMMU_GET_HW_INFO'>>): voi
   } else cmd.out_data_type = IOMMU_HW_INFO_TYPE_NONE;
   const mm = ctx.env.process.mm;
   const copyLen = Math.min(cmd.data_len, data.length);
+  ctx.env.host.failNth.point('usercopy', 'hw_info_data');
   if (copyLen > 0) mm.write(cmd.data_uptr, data.subarray(0, copyLen));
   if (copyLen < cmd.data_len) clearUser(mm, cmd.data_uptr + BigInt(copyLen), cmd.data_len - copyLen);
   cmd.data_len = data.length;

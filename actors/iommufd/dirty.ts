@@ -28,6 +28,7 @@ export async function iommufdHwptSetDirtyTracking(
   const enable = (cmd.flags & ENABLE) !== 0;
   const ops = dirtyOps(hwpt.domain);
   if (enable) await ioptClearDirtyData(hwpt.ioas.iopt, ops);
+  ctx.env.host.failNth.point('driver', 'set_dirty_tracking');
   await ops.setTracking(enable);
 }
 
@@ -161,6 +162,7 @@ class UserBitmap {
   flush(): void {
     const mm = this.ctx.env.process.mm;
     for (const [w, bits] of this.#words) {
+      this.ctx.env.host.failNth.point('usercopy', 'dirty_bitmap');
       const va = this.data + w * 8n;
       const dv = new DataView(mm.read(va, 8).buffer);
       dv.setBigUint64(0, dv.getBigUint64(0, true) | bits, true);

@@ -2,6 +2,7 @@ import type { IommuCore, KernelDevice } from '../kernel/iommu-core.ts';
 import type { AddressSpace } from '../mem/address-space.ts';
 import type { FileTable } from '../mem/file-table.ts';
 import type { UserAccount } from '../mem/locked-vm.ts';
+import type { FailNth } from '../runtime/fail-nth.ts';
 import type { FaultSwitches } from '../runtime/faults.ts';
 import type { Scheduler } from '../runtime/scheduler.ts';
 import type { Tracer } from '../runtime/trace.ts';
@@ -28,6 +29,8 @@ export interface HostEnv {
   readonly scheduler: Scheduler;
   readonly tracer: Tracer;
   readonly faults: FaultSwitches;
+  /** fail_nth injection points of the core (`farm.failNth`). */
+  readonly failNth: FailNth;
   /** Numbers iommufd_ctx instances of this host (for traces), so a seeded run replays exactly. */
   nextCtxId(): number;
   /** CONFIG_IOMMUFD_TEST's mock bus: creates and removes mock devices on the mock IOMMU. */

@@ -206,7 +206,7 @@ export class FaultFile extends AnonObjectFile {
 export function iommufdFaultAlloc(ucmd: Ucmd<IoctlArg<'IOMMU_FAULT_QUEUE_ALLOC'>>): void {
   const { cmd, ctx } = ucmd;
   if (cmd.flags) fail('EOPNOTSUPP', 'flags');
-  const fault = ctx.objects.alloc(new Fault(ctx));
+  const fault = ctx.objects.create(() => new Fault(ctx));
   ucmd.newObj = fault;
   cmd.out_fault_fd = reserveAnonFd(ucmd as Ucmd<object>, new FaultFile(fault));
   cmd.out_fault_id = fault.id;

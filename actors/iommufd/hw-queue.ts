@@ -65,7 +65,7 @@ export class HwQueue extends IommufdObject {
     if (offset + this.length + PAGE_SIZE_N - 1n > ULONG_MAX) fail('ERANGE', 'queue size overflows');
     const length = ((offset + this.length + PAGE_SIZE_N - 1n) / PAGE_SIZE_N) * PAGE_SIZE_N;
     // iommufd_access_create_internal: its ID, right after the queue's, is all userspace sees of it.
-    this.access = this.ctx.objects.alloc(new IommufdAccess(this.ctx, { needsPinPages: true }));
+    this.access = this.ctx.objects.create(() => new IommufdAccess(this.ctx, { needsPinPages: true }));
     accessReplaceIoas(this.access, this.viommu.hwpt.ioas);
     this.pin = accessPinPages(this.access, iova, length, false, true);
     const frames = this.pin.frames;
@@ -115,13 +115,14 @@ export function iommufdHwQueueAlloc(ucmd: Ucmd<IoctlArg<'IOMMU_HW_QUEUE_ALLOC'>>
   if (!ops.hwQueueSupported || !ops.hwQueueInit || !ops.hwQueueSupported(cmd.type)) {
     fail('EOPNOTSUPP', `HW queue type 0x${cmd.type.toString(16)}`);
   }
-  const queue = ctx.objects.alloc(
-    new HwQueue(ctx, viommu, cmd.type, cmd.index, cmd.nesting_parent_iova, cmd.length),
+  const queue = ctx.objects.create(
+    () => new HwQueue(ctx, viommu, cmd.type, cmd.index, cmd.nesting_parent_iova, cmd.length),
   );
   ucmd.newObj = queue;
   queue.pinMemory();
   let prev: HwQueue | undefined;
   for (const q of viommu.hwQueues) if (q.queueType === cmd.type && q.index === cmd.index - 1) prev = q;
+  ctx.env.host.failNth.point('driver', 'hw_queue_init');
   ops.hwQueueInit(queue.ref, prev?.ref);
   queue.initialized(prev);
   cmd.out_hw_queue_id = queue.id;

@@ -37,6 +37,7 @@ export async function hwptPagingAlloc(
   const id = ctx.objects.reserveId();
   let hwpt: HwptPaging;
   try {
+    ctx.env.host.failNth.point('driver', 'domain_alloc_paging');
     const domain = driver.domainAllocPaging(idev.dev, flags & ~FAULT_ID_VALID, data);
     hwpt = new HwptPaging(
       ioas,
@@ -73,7 +74,10 @@ export async function iommufdHwptAlloc(ucmd: Ucmd<IoctlArg<'IOMMU_HWPT_ALLOC'>>)
   const data: UserData = {
     type: cmd.data_type,
     len: cmd.data_len,
-    read: () => mm.read(cmd.data_uptr, cmd.data_len),
+    read: () => {
+      ctx.env.host.failNth.point('usercopy', 'hwpt_user_data');
+      return mm.read(cmd.data_uptr, cmd.data_len);
+    },
   };
   let hwpt: HwptPaging | HwptNested;
   if (pt.type === 'IOAS') {
@@ -109,6 +113,7 @@ function hwptNestedAlloc(
   }
   const id = ctx.objects.reserveId();
   try {
+    ctx.env.host.failNth.point('driver', 'domain_alloc_nested');
     const domain = driver.domainAllocNested(idev.dev, parent.domain, flags & ~FAULT_ID_VALID, data);
     const hwpt = new HwptNested(domain, parent, undefined, (flags & PASID) !== 0);
     hwpt.id = id;
@@ -134,6 +139,7 @@ function viommuAllocHwptNested(
   if (!ops.allocDomainNested) fail('EOPNOTSUPP', 'vIOMMU cannot allocate nested domains');
   const id = ctx.objects.reserveId();
   try {
+    ctx.env.host.failNth.point('driver', 'viommu_alloc_domain_nested');
     const domain = ops.allocDomainNested(idev.dev, flags & ~FAULT_ID_VALID, data);
     const hwpt = new HwptNested(domain, viommu.hwpt, viommu, (flags & PASID) !== 0);
     hwpt.id = id;

@@ -30,17 +30,20 @@ async function invalidate(ucmd: Ucmd<InvalidateCmd>): Promise<InvalidateResult> 
     entryNum: cmd.entry_num,
     entry(i) {
       if (i < 0 || i >= cmd.entry_num) throw new RangeError(`entry ${i} of ${cmd.entry_num}`);
+      ctx.env.host.failNth.point('usercopy', 'invalidate_entry');
       return mm.read(cmd.data_uptr + BigInt(i) * BigInt(cmd.entry_len), cmd.entry_len);
     },
   };
   if (pt.type === 'HWPT_NESTED') {
     const domain = (pt as HwptNested).domain;
     if (!domain.cacheInvalidateUser) fail('EOPNOTSUPP', 'domain has no cache_invalidate_user');
+    ctx.env.host.failNth.point('driver', 'cache_invalidate_user');
     return domain.cacheInvalidateUser(array);
   }
   if (pt.type === 'VIOMMU') {
     const ops = (pt as Viommu).ops;
     if (!ops.cacheInvalidate) fail('EOPNOTSUPP', 'vIOMMU has no cache_invalidate');
+    ctx.env.host.failNth.point('driver', 'viommu_cache_invalidate');
     return ops.cacheInvalidate(array);
   }
   return fail('EINVAL', `hwpt_id ${cmd.hwpt_id} is a ${pt.type}`);

@@ -35,6 +35,7 @@ export class IommufdGroup {
 export function igroupFor(ctx: IommufdCtx, group: IommuGroup): IommufdGroup {
   let ig = ctx.igroups.get(group);
   if (!ig) {
+    ctx.env.host.failNth.point('alloc', 'iommufd_group');
     ig = new IommufdGroup(ctx, group);
     ctx.igroups.set(group, ig);
   }
@@ -118,6 +119,7 @@ export async function hwptAttach(hwpt: Hwpt, idev: IommufdDevice, pasid: number 
   if (reserve) reserveDeviceRegions(idev, paging);
   if (!existing) {
     try {
+      idev.ctx.env.host.failNth.point('alloc', 'attach_handle');
       checkDomainCompatible(hwpt, idev);
       if (pasid !== undefined) checkMaxPasids(idev, pasid);
       await idev.ctx.env.host.core.setGroupDomain(igroup.group, pasid, domainOf(hwpt));

@@ -1,5 +1,6 @@
 import type { PagingDomain } from '../../vendors/driver.ts';
 import { PAGE_SIZE_N } from '../mem/page.ts';
+import { type FailNth, NEVER_FAILS } from '../runtime/fail-nth.ts';
 import { DisjointIntervalTree } from './area-tree.ts';
 import { fail, IommufdError } from './errno.ts';
 import { IntervalTree, U64_MAX } from './interval-tree.ts';
@@ -32,6 +33,8 @@ export class IoPagetable {
   readonly accesses = new Set<IoptAccess>();
   iovaAlignment = 1n;
   disableLargePages = false;
+
+  constructor(readonly failNth: FailNth = NEVER_FAILS) {}
 
   /** `iopt_area_contig`: the areas covering [iova, last] back to back, else ENOENT. */
   contiguousAreas(iova: bigint, last: bigint): IoptArea[] {

@@ -22,12 +22,13 @@ const SIZE_MAX = ULONG_MAX;
 /** IOMMUFD_OBJ_IOAS: an IO address space, its page table engine and the paging HWPTs built on it. */
 export class Ioas extends IommufdObject {
   readonly type = 'IOAS' as const;
-  readonly iopt = new IoPagetable();
+  readonly iopt: IoPagetable;
   /** HWPT_PAGING objects whose domain is in `iopt` (`ioas->hwpt_list`). */
   readonly hwptList: HwptPaging[] = [];
 
   constructor(readonly ctx: IommufdCtx) {
     super();
+    this.iopt = new IoPagetable(ctx.env.host.failNth);
   }
 
   /** Unmaps everything first, so areas never keep an IOAS alive; only HWPTs and accesses do. */
@@ -49,7 +50,7 @@ export function mapProt(flags: number): number {
 export function iommufdIoasAlloc(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_ALLOC'>>): void {
   const { cmd, ctx } = ucmd;
   if (cmd.flags) fail('EOPNOTSUPP', 'flags');
-  const ioas = ctx.objects.alloc(new Ioas(ctx));
+  const ioas = ctx.objects.create(() => new Ioas(ctx));
   ucmd.newObj = ioas;
   cmd.out_ioas_id = ioas.id;
   ucmd.respond();
@@ -79,6 +80,7 @@ async function mapNewPages(
   const { cmd, ctx } = ucmd;
   const offset = start % PAGE_SIZE_N;
   const writable = (cmd.flags & WRITEABLE) !== 0;
+  ctx.env.host.failNth.point('alloc', 'iopt_pages');
   const pages = new IoptPages(sourceOf(start - offset), offset + cmd.length, writable, ctx.pinAccount());
   const elm: PagesElm = { pages, startByte: offset, length: cmd.length };
   const fixed = cmd.flags & FIXED ? cmd.iova : undefined;
@@ -174,6 +176,7 @@ export function iommufdIoasIovaRanges(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_IOVA_RANGE
       const dv = new DataView(entry.buffer);
       dv.setBigUint64(0, hole.start, true);
       dv.setBigUint64(8, hole.last, true);
+      ctx.env.host.failNth.point('usercopy', 'iova_ranges');
       mm.write(cmd.allowed_iovas + BigInt(n) * 16n, entry);
     }
     n++;
@@ -193,6 +196,7 @@ export function iommufdIoasAllowIovas(ucmd: Ucmd<IoctlArg<'IOMMU_IOAS_ALLOW_IOVA
   const seen = new IntervalTree<undefined>();
   const ranges: Array<{ start: bigint; last: bigint }> = [];
   for (let i = 0; i < cmd.num_iovas; i++) {
+    ctx.env.host.failNth.point('usercopy', 'allow_iovas');
     const dv = new DataView(mm.read(cmd.allowed_iovas + BigInt(i) * 16n, 16).buffer);
     const start = dv.getBigUint64(0, true);
     const last = dv.getBigUint64(8, true);

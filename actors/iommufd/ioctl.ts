@@ -21,6 +21,7 @@ export async function dispatchIoctl(ctx: IommufdCtx, cmd: number, arg: bigint | 
   if (nr < IOMMUFD_CMD_BASE || nr > last) return vfioCompatIoctl(ctx, cmd, arg);
   const mm = ctx.env.process.mm;
   if (arg === null) fail('EFAULT', 'NULL argument');
+  ctx.env.host.failNth.point('usercopy', 'ioctl_size');
   const userSize = readU32(mm.read(arg, 4));
   const entry = BY_NR.get(nr);
   if (!entry || entry.cmd !== cmd) fail('ENOTTY', `unknown iommufd ioctl 0x${cmd.toString(16)}`);
@@ -52,6 +53,7 @@ export async function dispatchIoctl(ctx: IommufdCtx, cmd: number, arg: bigint | 
  */
 export function copyStructFromUser(ctx: IommufdCtx, va: bigint, userSize: number, ksize: number): Uint8Array {
   const mm = ctx.env.process.mm;
+  ctx.env.host.failNth.point('usercopy', 'copy_struct_from_user');
   if (userSize <= ksize) return mm.read(va, userSize);
   const out = mm.read(va, ksize);
   checkZeroedUser(ctx, va + BigInt(ksize), userSize - ksize);

@@ -33,6 +33,7 @@ function ioptAreaSplit(iopt: IoPagetable, area: IoptArea, iova: bigint): void {
   if (area.domainPinned && !iopt.disableLargePages) {
     fail('EINVAL', `area at ${hex(area.iova)} may be mapped with large pages`);
   }
+  iopt.failNth.point('alloc', 'iopt_area_split');
   const { pages, prot, fromFile } = area;
   const lhs = new IoptArea(pages, area.startByte, area.iova, newStart - area.iova, prot, fromFile);
   const rhs = new IoptArea(pages, area.byteOf(newStart), newStart, area.last - newStart + 1n, prot, fromFile);

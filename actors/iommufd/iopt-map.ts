@@ -1,5 +1,6 @@
 import type { PagingDomain } from '../../vendors/driver.ts';
 import { PAGE_SIZE_N } from '../mem/page.ts';
+import { NEVER_FAILS } from '../runtime/fail-nth.ts';
 import { fail } from './errno.ts';
 import { hex, type IoPagetable, smallestPage, ULONG_MAX } from './io-pagetable.ts';
 import { IoptArea } from './iopt-area.ts';
@@ -47,6 +48,7 @@ export async function ioptMapPages(
   let at = iova;
   for (const e of elms) {
     if (prot & 2 && !e.pages.writable) fail('EPERM', 'writable mapping of read-only pages');
+    iopt.failNth.point('alloc', 'iopt_area');
     const area = new IoptArea(e.pages, e.startByte, at, e.length, prot, e.pages.source.kind === 'file');
     if (area.pageOffset & (iopt.iovaAlignment - 1n)) {
       fail('EINVAL', `page offset ${area.pageOffset} not aligned to ${iopt.iovaAlignment}`);
@@ -76,7 +78,7 @@ async function fillDomains(iopt: IoPagetable, areas: readonly IoptArea[]): Promi
       area.domainPinned = true;
       pinned.push(area);
       for (const d of iopt.domains) {
-        mapArea(d, area, iopt.disableLargePages);
+        await mapArea(d, area, iopt.disableLargePages, iopt.failNth);
         done.push([area, d]);
         await d.iotlbSyncMap?.();
       }
@@ -96,18 +98,35 @@ async function fillDomains(iopt: IoPagetable, areas: readonly IoptArea[]): Promi
  * VFIO type1) every call is at most one page (`batch_iommu_map_small`), so no IOPTE can span a
  * later iopt_cut_iova.
  */
-export function mapArea(domain: PagingDomain, area: IoptArea, small = false): void {
-  for (const [iova, pa, size] of area.physRuns()) {
-    if (!small) {
-      domain.map(iova, pa, size, area.prot);
-      continue;
+export async function mapArea(
+  domain: PagingDomain,
+  area: IoptArea,
+  small = false,
+  failNth = NEVER_FAILS,
+): Promise<void> {
+  // Runs are in IOVA order from the area's start: [area.iova, mappedEnd) is what this call mapped.
+  let mappedEnd = area.iova;
+  try {
+    for (const [iova, pa, size] of area.physRuns()) {
+      if (!small) {
+        failNth.point('driver', 'map_pages');
+        domain.map(iova, pa, size, area.prot);
+        mappedEnd = iova + size;
+        continue;
+      }
+      for (let done = 0n; done < size; ) {
+        let n = PAGE_SIZE_N - ((iova + done) % PAGE_SIZE_N);
+        if (size - done < n) n = size - done;
+        failNth.point('driver', 'map_pages');
+        domain.map(iova + done, pa + done, n, area.prot);
+        done += n;
+        mappedEnd = iova + done;
+      }
     }
-    for (let done = 0n; done < size; ) {
-      let n = PAGE_SIZE_N - ((iova + done) % PAGE_SIZE_N);
-      if (size - done < n) n = size - done;
-      domain.map(iova + done, pa + done, n, area.prot);
-      done += n;
-    }
+  } catch (err) {
+    // iopt_area_unfill_partial_domain: the runs already mapped leave the domain with the error.
+    if (mappedEnd > area.iova) await domain.unmap(area.iova, mappedEnd - area.iova);
+    throw err;
   }
 }
 
@@ -203,7 +222,7 @@ async function fillOneDomain(iopt: IoPagetable, domain: PagingDomain): Promise<v
         area.domainPinned = true;
         pinned.push(area);
       }
-      mapArea(domain, area, iopt.disableLargePages);
+      await mapArea(domain, area, iopt.disableLargePages, iopt.failNth);
       mapped.push(area);
       await domain.iotlbSyncMap?.();
     }

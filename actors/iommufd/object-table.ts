@@ -1,3 +1,4 @@
+import { type FailNth, NEVER_FAILS } from '../runtime/fail-nth.ts';
 import { IommufdError } from './errno.ts';
 import type { IommufdObject, ObjectType } from './object.ts';
 
@@ -15,6 +16,8 @@ export class ObjectTable {
   readonly #free: number[] = [];
   #next = 1;
 
+  constructor(readonly failNth: FailNth = NEVER_FAILS) {}
+
   get size(): number {
     let n = 0;
     for (const slot of this.#slots.values()) if (typeof slot !== 'string') n++;
@@ -28,7 +31,26 @@ export class ObjectTable {
 
   /** Reserves an ID for `obj` (invisible to lookups until `finalize`). */
   alloc<T extends IommufdObject>(obj: T): T {
+    this.failNth.point('alloc', 'iommufd_object');
     obj.id = this.reserveId();
+    return obj;
+  }
+
+  /**
+   * `iommufd_object_alloc` then the body: the memory and the ID come first, so a failure there
+   * leaves nothing to undo; `build` (which takes references on other objects) runs only after.
+   */
+  create<T extends IommufdObject>(build: () => T): T {
+    this.failNth.point('alloc', 'iommufd_object');
+    const id = this.reserveId();
+    let obj: T;
+    try {
+      obj = build();
+    } catch (err) {
+      this.releaseId(id);
+      throw err;
+    }
+    obj.id = id;
     return obj;
   }
 
@@ -37,6 +59,7 @@ export class ObjectTable {
    * builds a domain: a failed driver call still consumed (and then released) the ID.
    */
   reserveId(): number {
+    this.failNth.point('alloc', 'xa_alloc');
     const id = this.#takeId();
     this.#slots.set(id, 'reserved');
     return id;

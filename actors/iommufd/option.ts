@@ -31,6 +31,7 @@ export function iommufdOption(ucmd: Ucmd<OptionCmd>): void {
   }
   const val = new Uint8Array(8);
   new DataView(val.buffer).setBigUint64(0, cmd.val64, true);
+  ctx.env.host.failNth.point('usercopy', 'option_val64');
   ctx.env.process.mm.write(ucmd.ubuffer + BigInt(ucmd.layout.offsetof('val64')), val);
 }
 

@@ -22,6 +22,7 @@ export class Ucmd<T extends object> {
 
   /** Copies `cmd` back: min(user size, sizeof) bytes; EFAULT if userspace memory went away. */
   respond(): void {
+    this.ctx.env.host.failNth.point('usercopy', 'ucmd_respond');
     const n = Math.min(this.userSize, this.layout.sizeof);
     const bytes = this.layout.encode(this.cmd as never).subarray(0, n);
     this.ctx.env.process.mm.write(this.ubuffer, bytes);

@@ -62,11 +62,12 @@ export function iommufdVdeviceAlloc(ucmd: Ucmd<IoctlArg<'IOMMU_VDEVICE_ALLOC'>>)
   if (viommu.iommu !== idev.kdev.iommu) fail('EINVAL', 'device is behind another IOMMU instance');
   if (idev.destroying) fail('ENOENT', 'device is being unbound');
   if (idev.vdev) fail('EEXIST', `device already has vDEVICE ${idev.vdev.id}`);
-  const vdev = ctx.objects.alloc(new Vdevice(viommu, idev, cmd.virt_id));
+  const vdev = ctx.objects.create(() => new Vdevice(viommu, idev, cmd.virt_id));
   ucmd.newObj = vdev;
   if (viommu.vdevs.has(cmd.virt_id)) fail('EEXIST', `virt_id 0x${cmd.virt_id.toString(16)} is taken`);
   viommu.vdevs.set(cmd.virt_id, vdev);
   if (viommu.ops.vdeviceInit) {
+    ctx.env.host.failNth.point('driver', 'vdevice_init');
     viommu.ops.vdeviceInit(vdev);
     vdev.driverInit = true;
   }

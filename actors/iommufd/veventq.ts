@@ -178,7 +178,7 @@ export function iommufdVeventqAlloc(ucmd: Ucmd<IoctlArg<'IOMMU_VEVENTQ_ALLOC'>>)
   }
   const viommu = ctx.objects.get<Viommu>(cmd.viommu_id, 'VIOMMU');
   if (viommu.veventqs.has(cmd.type)) fail('EEXIST', `a vEVENTQ of type 0x${cmd.type.toString(16)} exists`);
-  const veventq = ctx.objects.alloc(new Veventq(ctx, viommu, cmd.type, cmd.veventq_depth));
+  const veventq = ctx.objects.create(() => new Veventq(ctx, viommu, cmd.type, cmd.veventq_depth));
   ucmd.newObj = veventq;
   veventq.attach();
   cmd.out_veventq_fd = reserveAnonFd(ucmd as Ucmd<object>, new VeventqFile(veventq));

@@ -51,6 +51,7 @@ export function vfioIommuGetInfo(ctx: IommufdCtx, arg: bigint | null): number {
   if (info.argsz >= total) info.cap_offset = vfio_iommu_type1_info.sizeof;
   info.argsz = total;
   info.flags |= VFIO_IOMMU_INFO_CAPS;
+  ctx.env.host.failNth.point('usercopy', 'vfio_iommu_info');
   mm.write(va, vfio_iommu_type1_info.encode(info).subarray(0, minsz));
   return 0;
 }

@@ -132,6 +132,7 @@ async function vfioMapDma(ctx: IommufdCtx, arg: bigint | null): Promise<number> 
   const offset = map.vaddr % PAGE_SIZE_N;
   const source = { kind: 'user', mm: ctx.env.process.mm, base: map.vaddr - offset } as const;
   const writable = (flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0;
+  ctx.env.host.failNth.point('alloc', 'iopt_pages');
   const pages = new IoptPages(source, offset + map.size, writable, ctx.pinAccount());
   await ioptMapPages(ioas.iopt, [{ pages, startByte: offset, length: map.size }], mapProt(flags), map.iova);
   return 0;
@@ -172,6 +173,7 @@ async function vfioUnmapDma(ctx: IommufdCtx, arg: bigint | null): Promise<number
     }
   }
   unmap.size = unmapped;
+  ctx.env.host.failNth.point('usercopy', 'vfio_unmap_size');
   ctx.env.process.mm.write(arg!, vfio_iommu_type1_dma_unmap.encode(unmap).subarray(0, minsz));
   if (error !== undefined) throw error;
   return 0;

@@ -24,6 +24,7 @@ export function readVfioArg<T extends { argsz: number }>(
   minsz: number,
 ): T {
   if (arg === null) fail('EFAULT', 'NULL argument');
+  ctx.env.host.failNth.point('usercopy', 'vfio_arg');
   const value = layout.decode(ctx.env.process.mm.read(arg, minsz));
   if (value.argsz < minsz) fail('EINVAL', `argsz ${value.argsz} < ${minsz}`);
   return value;

@@ -94,19 +94,24 @@ export function iommufdViommuAlloc(ucmd: Ucmd<IoctlArg<'IOMMU_VIOMMU_ALLOC'>>): 
     fail('EOPNOTSUPP', `vIOMMU type 0x${cmd.type.toString(16)}`);
   const hwpt = ctx.objects.get<HwptPaging>(cmd.hwpt_id, 'HWPT_PAGING');
   if (!hwpt.nestParent) fail('EINVAL', `hwpt ${cmd.hwpt_id} is not a nest parent`);
-  const viommu = ctx.objects.alloc(new Viommu(ctx, idev.kdev.iommu, hwpt, cmd.type));
+  const viommu = ctx.objects.create(() => new Viommu(ctx, idev.kdev.iommu, hwpt, cmd.type));
   ucmd.newObj = viommu;
   const mm = ctx.env.process.mm;
   const data: UserData = {
     type: cmd.type,
     len: cmd.data_len,
-    read: () => mm.read(cmd.data_uptr, cmd.data_len),
+    read: () => {
+      ctx.env.host.failNth.point('usercopy', 'viommu_user_data');
+      return mm.read(cmd.data_uptr, cmd.data_len);
+    },
   };
+  ctx.env.host.failNth.point('driver', 'viommu_init');
   viommu.ops = driver.viommuInit(viommu.ref, idev.dev, cmd.data_len ? data : undefined);
   const out = viommu.ops.outData;
   if (out && cmd.data_len) {
     // copy_struct_to_user: the overlap, then zeroes past what the driver knows.
     const n = Math.min(cmd.data_len, out.length);
+    ctx.env.host.failNth.point('usercopy', 'viommu_out_data');
     mm.write(cmd.data_uptr, out.subarray(0, n));
     clearUser(mm, cmd.data_uptr + BigInt(n), cmd.data_len - n);
   }

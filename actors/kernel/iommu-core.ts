@@ -1,6 +1,7 @@
 import type { DeviceRef, Domain, IommuDriver } from '../../vendors/driver.ts';
 import type { IommuHardware } from '../../vendors/hardware.ts';
 import { fail } from '../iommufd/errno.ts';
+import { type FailNth, NEVER_FAILS } from '../runtime/fail-nth.ts';
 
 /** One IOMMU instance of a host: its kernel driver and its hardware. */
 export interface IommuInstance {
@@ -65,6 +66,8 @@ export class IommuCore {
   /** The kernel's WARN_ONs: driver errors on paths that cannot fail (blocking a group). */
   readonly warnings: string[] = [];
 
+  constructor(readonly failNth: FailNth = NEVER_FAILS) {}
+
   group(name: string): IommuGroup {
     let g = this.groups.get(name);
     if (!g) {
@@ -117,6 +120,7 @@ export class IommuCore {
     const done: KernelDevice[] = [];
     try {
       for (const dev of group.devices) {
+        this.failNth.point('driver', pasid === undefined ? 'attach_dev' : 'set_dev_pasid');
         await domain.attachDev(dev.ref, pasid, old);
         done.push(dev);
       }

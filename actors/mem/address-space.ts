@@ -233,6 +233,7 @@ export class AddressSpace {
   pinPages(va: bigint, npages: number, write: boolean): bigint[] {
     check(Number.isInteger(npages) && npages >= 0, 'EINVAL', `npages ${npages}`);
     if (npages === 0) return [];
+    this.phys.failNth.point('pin', 'pin_user_pages');
     const start = alignDown(va, PAGE_SIZE_N);
     const end = start + BigInt(npages) * PAGE_SIZE_N;
     for (const vma of this.#vmas.cover(start, end)) {

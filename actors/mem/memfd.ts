@@ -83,6 +83,7 @@ export class MemFile implements MmapBacking {
    */
   pinRange(offset: bigint, length: bigint): bigint[] {
     check(offset >= 0n && length > 0n && offset + length <= this.#size, 'EINVAL', 'pin range outside file');
+    this.phys.failNth.point('pin', 'memfd_pin_folios');
     const first = Number(offset / PAGE_SIZE_N);
     const last = ceilPages(offset + length);
     const frames: bigint[] = [];

@@ -1,4 +1,5 @@
 import { fail, SimulatorBug } from '../iommufd/errno.ts';
+import { type FailNth, NEVER_FAILS } from '../runtime/fail-nth.ts';
 import { FrameAllocator } from './frame-allocator.ts';
 import { HPAGE_PAGES, PAGE_SIZE } from './page.ts';
 
@@ -21,6 +22,8 @@ export interface PhysMemoryOptions {
   totalBytes?: bigint;
   /** First pfn handed out, so PA 0 (a classic "forgot to translate" value) is never valid RAM. */
   basePfn?: bigint;
+  /** The farm's fail_nth, reached by everything that allocates from this memory (GUP, drivers). */
+  failNth?: FailNth;
 }
 
 export interface PhysMemoryStats {
@@ -55,6 +58,7 @@ const MAX_PA = BigInt(Number.MAX_SAFE_INTEGER);
 export class PhysMemory {
   readonly totalBytes: bigint;
   readonly basePfn: bigint;
+  readonly failNth: FailNth;
   readonly #maxFrames: number;
   readonly #frames = new Map<number, Frame>();
   readonly #alloc: FrameAllocator;
@@ -63,6 +67,7 @@ export class PhysMemory {
   constructor(opts: PhysMemoryOptions = {}) {
     this.totalBytes = opts.totalBytes ?? 64n << 30n;
     this.basePfn = opts.basePfn ?? 0x100n;
+    this.failNth = opts.failNth ?? NEVER_FAILS;
     this.#maxFrames = Number(this.totalBytes / BigInt(PAGE_SIZE));
     this.#alloc = new FrameAllocator(Number(this.basePfn), HPAGE_PAGES);
   }

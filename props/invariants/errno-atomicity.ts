@@ -23,6 +23,10 @@ export const errnoAtomicity: Invariant = {
           ],
         };
       }
+      if (c.injected !== undefined && c.errno !== c.injected) {
+        const message = `${c.label} failed with ${c.errno} where fail-nth injected ${c.injected}`;
+        return { invariant: 'errno-atomicity', message, witness: [`check(false, ${lit(message)});`] };
+      }
       const diff = changed(c);
       if (diff) {
         const message = `${c.label} failed with ${c.errno} but changed ${diff.what}`;

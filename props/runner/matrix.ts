@@ -3,6 +3,7 @@ import type { VendorName } from '../../vendors/driver.ts';
 import { brokenTwins } from '../faults.ts';
 import { INVARIANTS, type InvariantName } from '../invariants/index.ts';
 import type { Fixture } from '../world/build.ts';
+import type { FailNthCampaign } from '../world/fail-nth-campaign.ts';
 import { type CheckReport, checkProperty } from './check.ts';
 import type { Coverage } from './coverage.ts';
 import { checkMatrixOptions } from './options.ts';
@@ -38,6 +39,8 @@ export interface MatrixOptions {
   readonly timeLimitMs?: number;
   /** Counts reached paths and command outcomes of every cell. */
   readonly coverage?: Coverage;
+  /** Random fail-nth inside every run. */
+  readonly failNth?: FailNthCampaign;
   /** Progress: called after every run of every cell. */
   readonly onRun?: (cell: Cell) => void;
   readonly onCell?: (result: CellResult) => void;
@@ -86,6 +89,7 @@ export async function runMatrix(opts: MatrixOptions): Promise<CellResult[]> {
       ...(opts.maxCommands === undefined ? {} : { maxCommands: opts.maxCommands }),
       ...(opts.fixture === undefined ? {} : { fixture: opts.fixture }),
       ...(opts.timeLimitMs === undefined ? {} : { timeLimitMs: opts.timeLimitMs }),
+      ...(opts.failNth === undefined ? {} : { failNth: opts.failNth }),
       onRun: () => opts.onRun?.(cell),
     });
     const verdict = report.failed === (cell.fault !== undefined) ? 'pass' : 'fail';

@@ -8,6 +8,7 @@ import { type CommandConstraints, commandArb } from '../commands/index.ts';
 import type { Invariant } from '../invariants/invariant.ts';
 import type { Model } from '../model/model.ts';
 import type { Fixture } from '../world/build.ts';
+import type { FailNthCampaign } from '../world/fail-nth-campaign.ts';
 import type { World } from '../world/world.ts';
 import type { Coverage } from './coverage.ts';
 import { runScenario } from './scenario.ts';
@@ -31,6 +32,8 @@ export interface PropertyOptions {
   readonly commands?: CommandConstraints;
   /** Counts reached paths and command outcomes of every run. */
   readonly coverage?: Coverage;
+  /** Random fail-nth inside the runs (see `FailNthCampaign`). */
+  readonly failNth?: FailNthCampaign;
 }
 
 export type PropertyArgs = [TopologySpec, Iterable<fc.AsyncCommand<Model, World>>, number[]];
@@ -58,6 +61,7 @@ export function modelProperty(opts: PropertyOptions): fc.IAsyncPropertyWithHooks
             faults: opts.faults ?? [],
             ...(opts.fixture ? { fixture: opts.fixture } : {}),
             ...(opts.coverage ? { coverage: opts.coverage } : {}),
+            ...(opts.failNth ? { failNth: opts.failNth } : {}),
           },
         );
       } finally {

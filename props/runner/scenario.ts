@@ -5,6 +5,7 @@ import { closeCtx } from '../commands/close.command.ts';
 import type { PropCommand } from '../commands/command.ts';
 import type { Invariant } from '../invariants/invariant.ts';
 import { buildWorld, type Fixture, prepareWorld } from '../world/build.ts';
+import { type FailNthCampaign, failNthInjector } from '../world/fail-nth-campaign.ts';
 import type { World } from '../world/world.ts';
 import type { Coverage } from './coverage.ts';
 
@@ -24,6 +25,8 @@ export interface ScenarioOptions {
   readonly coverage?: Coverage;
   /** Called with the world once it is built (the caller keeps it for the transcript). */
   readonly onWorld?: (world: World) => void;
+  /** Random fail-nth on the commands' calls (not the fixture's, not the teardown's). */
+  readonly failNth?: FailNthCampaign;
 }
 
 /**
@@ -43,6 +46,7 @@ export async function runScenario(s: Scenario, opts: ScenarioOptions): Promise<W
     world = built.world;
     opts.onWorld?.(world);
     await prepareWorld(built.world, built.model, opts.fixture);
+    if (opts.failNth) built.world.injectNth = failNthInjector(s.topology.seed, opts.failNth);
     return { model: built.model, real: built.world };
   };
   await fc.asyncModelRun(setup, s.commands);
@@ -52,6 +56,7 @@ export async function runScenario(s: Scenario, opts: ScenarioOptions): Promise<W
 
 /** The end of every run: everything in flight lands, then every ctx closes (all checked). */
 export async function teardown(w: World): Promise<void> {
+  w.injectNth = undefined;
   await w.step('await w.teardown();', async () => {
     if (w.farm.scheduler.busy) await w.settleAll();
     for (const key of [...w.model.ctxs.keys()]) await closeCtx(w.model, w, key);

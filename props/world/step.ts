@@ -16,6 +16,8 @@ export interface CallRecord {
   readonly after?: ReadonlyMap<number, CtxSnapshot>;
   /** IOAS_UNMAP may fail after removing some areas: the kernel's documented partial success. */
   readonly partialAllowed?: boolean;
+  /** The errno of the fail-nth point injected into this call, if one was. */
+  readonly injected?: Errno;
 }
 
 /** One DMA that completed during a step, with the oracle's verdict. */

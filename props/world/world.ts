@@ -1,7 +1,7 @@
 import type { DmaResult } from '../../actors/device.ts';
 import type { Farm } from '../../actors/farm.ts';
 import type { Host } from '../../actors/host.ts';
-import { IommufdError } from '../../actors/iommufd/errno.ts';
+import { type Errno, IommufdError } from '../../actors/iommufd/errno.ts';
 import type { IoctlName } from '../../actors/iommufd/ioctl-table.ts';
 import type { Iommufd } from '../../actors/iommufd-file.ts';
 import type { Process } from '../../actors/process.ts';
@@ -50,6 +50,8 @@ export class World {
   snapshotCalls = true;
   /** Where reached paths and command outcomes are counted, if anyone asked. */
   coverage: Coverage | undefined;
+  /** Random fail-nth (see `failNthInjector`): the n to arm for the next call, if any. */
+  injectNth: (() => number | undefined) | undefined;
   #current: StepRecord;
   #issued = 0;
   #vars = new Set<string>();
@@ -198,6 +200,21 @@ export class World {
   ): Promise<CallResult> {
     const before = this.snapshotCalls ? this.snapshots() : new Map<number, CtxSnapshot>();
     const varName = `r${++this.#calls}`;
+    const n = this.injectNth?.();
+    let injected: Errno | undefined;
+    if (n !== undefined) {
+      this.line(`farm.failNth.arm(${n}, { skipCopyOut: true });`);
+      const plain = invoke;
+      invoke = async () => {
+        this.farm.failNth.arm(n, { skipCopyOut: true });
+        try {
+          return await plain();
+        } finally {
+          injected = this.farm.failNth.disarm().injected?.errno;
+          this.line('farm.failNth.disarm();');
+        }
+      };
+    }
     try {
       const out = await drive(this.farm, Promise.resolve().then(invoke));
       this.line(`const ${varName} = await attempt(farm, ${expr}); // → ${outcomeComment(out)}`);
@@ -213,6 +230,7 @@ export class World {
         varName,
         ok: false,
         ...(errno ? { errno } : { exception: err }),
+        ...(injected ? { injected } : {}),
         before,
         after,
         partialAllowed,

@@ -11,7 +11,14 @@ function ensureGcr3(drv: AmdViDriver, dd: DevData): Gcr3Info {
   const glx = gcr3Levels(drv.maxPasids(dd.ref));
   if (glx > drv.maxGlx) fail('EINVAL', `a GCR3 table of ${glx + 1} levels exceeds GLXSup`);
   const domid = drv.allocDomainId();
-  const pfn = drv.phys.allocPage();
+  let pfn: bigint;
+  try {
+    drv.phys.failNth.point('table', 'amd.gcr3_root');
+    pfn = drv.phys.allocPage();
+  } catch (err) {
+    drv.freeDomainId(domid); // setup_gcr3_table: pdom_id_free on a failed table allocation
+    throw err;
+  }
   dd.gcr3 = { root: pfn << 12n, glx, domid, pages: [pfn], pasids: new Map() };
   return dd.gcr3;
 }

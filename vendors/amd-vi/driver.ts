@@ -195,11 +195,22 @@ export class AmdViDriver implements IommuDriver {
   }
 
   #allocV1(nestParent: boolean, dirty: boolean): AmdV1Domain {
-    return new AmdV1Domain(this, this.allocDomainId(), R.hostLevels(this.efr), nestParent, dirty);
+    return this.#withDomainId((id) => new AmdV1Domain(this, id, R.hostLevels(this.efr), nestParent, dirty));
   }
 
   #allocV2(): AmdV2Domain {
-    return new AmdV2Domain(this, this.allocDomainId(), R.guestLevels(this.efr));
+    return this.#withDomainId((id) => new AmdV2Domain(this, id, R.guestLevels(this.efr)));
+  }
+
+  /** A DomainID for a domain being built; given back if building it fails (no root table). */
+  #withDomainId<T>(build: (id: number) => T): T {
+    const id = this.allocDomainId();
+    try {
+      return build(id);
+    } catch (err) {
+      this.freeDomainId(id);
+      throw err;
+    }
   }
 
   /** `pdom_id_alloc`: the lowest free DomainID from 1. */

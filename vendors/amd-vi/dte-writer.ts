@@ -48,6 +48,7 @@ export function gcr3Entry(phys: PhysMemory, g: Gcr3Info, pasid: number): bigint 
     const at = table + BigInt(gcr3Index(pasid, level) * 8);
     let e = phys.readU64(at);
     if (!(e & GCR3_VALID)) {
+      phys.failNth.point('table', 'amd.gcr3_table');
       const pfn = phys.allocPage();
       g.pages.push(pfn);
       e = (pfn << 12n) | GCR3_VALID;

@@ -15,6 +15,7 @@ export class TablePages {
 
   /** A zeroed table page; returns its physical address. */
   alloc(): bigint {
+    this.phys.failNth.point('table', 'amd.pgtable');
     const pfn = this.phys.allocPage();
     this.#pfns.add(pfn);
     return pfn << 12n;

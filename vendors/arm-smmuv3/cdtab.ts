@@ -34,6 +34,7 @@ export class CdTable {
 
   #alloc(bytes: number): bigint {
     const pages = Math.max(1, Math.ceil(bytes / 4096));
+    this.phys.failNth.point('table', 'smmu.cd_table');
     const pfn = this.phys.allocContiguous(pages, pages);
     this.#pfns.push([pfn, pages]);
     return pfn << 12n;

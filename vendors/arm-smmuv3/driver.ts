@@ -178,16 +178,15 @@ export class Smmuv3Driver implements IommuDriver {
     }
     const dirty = (flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) !== 0;
     if (dirty && !this.#dbmCapable()) fail('EOPNOTSUPP', 'no HTTU dirty state');
-    if (stage === 's1')
-      return new Smmuv3PagingDomain(this, 's1', this.#alloc(this.#asids, f.asid16 ? 16 : 8), 0, false, dirty);
-    return new Smmuv3PagingDomain(
-      this,
-      's2',
-      0,
-      this.#alloc(this.#vmids, f.vmid16 ? 16 : 8),
-      nestParent,
-      false,
-    );
+    const [ids, bits] = stage === 's1' ? [this.#asids, f.asid16 ? 16 : 8] : [this.#vmids, f.vmid16 ? 16 : 8];
+    const tag = this.#alloc(ids, bits);
+    try {
+      if (stage === 's1') return new Smmuv3PagingDomain(this, 's1', tag, 0, false, dirty);
+      return new Smmuv3PagingDomain(this, 's2', 0, tag, nestParent, false);
+    } catch (err) {
+      ids.delete(tag); // the tag goes back when io-pgtable cannot get its root table
+      throw err;
+    }
   }
 
   /** Lowest free tag in [1, 2^bits - 1] (ASID 0 / VMID 0 stay reserved). */

@@ -67,6 +67,7 @@ export class IoPgtable {
   }
 
   #allocTable(): bigint {
+    this.phys.failNth.point('table', 'smmu.io_pgtable');
     const pfn = this.phys.allocPage();
     this.#tablePfns.add(pfn);
     return pfn << 12n;

@@ -72,6 +72,7 @@ export class StreamTable {
     if (this.#l2.has(l1)) return;
     const n = 2 ** STRTAB_SPLIT;
     const pages = pagesFor(n * STE_BYTES);
+    this.phys.failNth.point('table', 'smmu.strtab_l2');
     const l2 = this.phys.allocContiguous(pages, pages) << 12n;
     for (let i = 0; i < n; i++) this.#initSte(l2 + BigInt(i * STE_BYTES));
     this.#l2.set(l1, l2);

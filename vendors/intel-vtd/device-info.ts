@@ -47,8 +47,16 @@ export class DeviceInfo {
     const maxPasid = this.pasidSupported ? Math.min(2 ** dev.pasidBits, caps.pasidMax) : 0;
     const size = maxPasid >> (PASID_PDE_SHIFT - 3);
     const order = size ? Math.max(0, Math.ceil(Math.log2(size / 4096))) : 0;
+    phys.failNth.point('table', 'vtd.pasid_dir');
     this.dirPa = phys.allocContiguous(1 << order, 1 << order) << 12n;
     this.maxPasid = 2 ** (order + 12 + 3);
+  }
+
+  /** `intel_pasid_free_table`: for a probe that failed after the directory was allocated. */
+  freePasidTable(): void {
+    const pages = Number(BigInt(this.maxPasid) >> BigInt(12 + 3));
+    for (let i = 0; i < pages; i++) this.phys.put((this.dirPa >> 12n) + BigInt(i));
+    for (const pa of this.#leafTables.splice(0)) this.phys.put(pa >> 12n);
   }
 
   /** `context_get_sm_pds`: directory size as PDTS (2^(PDTS+7) entries). */
@@ -64,6 +72,7 @@ export class DeviceInfo {
     const dirEntryPa = this.dirPa + BigInt((pasid >> PASID_PDE_SHIFT) * PASID_DIR_ENTRY_SIZE);
     let pde = decodePasidDir(this.phys.readU64(dirEntryPa));
     if (!pde.p) {
+      this.phys.failNth.point('table', 'vtd.pasid_table');
       const table = this.phys.allocPage() << 12n;
       this.#leafTables.push(table);
       this.phys.writeU64(dirEntryPa, encodePasidDir({ p: true, fpd: false, ptp: table }));
@@ -106,6 +115,7 @@ export class DeviceInfo {
     const key = bus * 2 + (upper ? 1 : 0);
     let table = contextTables.get(key);
     if (table === undefined) {
+      this.phys.failNth.point('table', 'vtd.context_table');
       table = this.phys.allocPage() << 12n;
       contextTables.set(key, table);
       const rootPa = rootTable + BigInt(bus * ROOT_ENTRY_SIZE) + (upper ? 8n : 0n);

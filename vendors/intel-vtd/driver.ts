@@ -222,7 +222,12 @@ export class VtdDriver implements IommuDriver {
       prs: ecapPrs(ecap),
       pasidMax: 2 ** (ecapPss(ecap) + 1),
     });
-    info.installContext(this.rootTable, this.#contextTables);
+    try {
+      info.installContext(this.rootTable, this.#contextTables);
+    } catch (err) {
+      info.freePasidTable(); // the directory must not outlive a failed probe
+      throw err;
+    }
     this.#infos.set(dev.rid, info);
     return info;
   }

@@ -21,6 +21,7 @@ import {
   MOCK_PASID_WIDTH,
 } from '../../actors/iommufd/uapi-selftest.ts';
 import { iommu_hwpt_selftest, iommu_test_hw_info } from '../../actors/iommufd/uapi-structs-selftest.ts';
+import { type FailNth, NEVER_FAILS } from '../../actors/runtime/fail-nth.ts';
 import type {
   DeviceRef,
   Domain,
@@ -62,6 +63,8 @@ export class MockDriver implements IommuDriver {
     readonly hw: MockHardware,
     /** The farm's broken-twin switches (`skipPteClear`); none when built standalone. */
     readonly faults?: { readonly skipPteClear: boolean },
+    /** The farm's fail_nth, for the mock's table (xarray) allocations. */
+    readonly failNth: FailNth = NEVER_FAILS,
   ) {
     this.blockedDomain = {
       kind: 'blocked',

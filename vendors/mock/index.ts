@@ -10,7 +10,7 @@ export { MockHardware } from './hardware.ts';
 /** The selftest mock IOMMU as a farm IOMMU instance. */
 export function createMockIommu(ctx: VendorContext): IommuInstance {
   const hw = new MockHardware(ctx.name);
-  const driver = new MockDriver(ctx.name, hw, ctx.faults);
+  const driver = new MockDriver(ctx.name, hw, ctx.faults, ctx.phys.failNth);
   installMockViommu(driver, ctx.phys);
   return { name: ctx.name, driver, hw };
 }

@@ -54,17 +54,26 @@ export class MockPagingDomain implements PagingDomain, MockTranslating {
     if (!(prot & (IOMMU_READ | IOMMU_WRITE))) fail('EINVAL', 'mapping with neither read nor write');
     const smallest = this.#sizes[this.#sizes.length - 1]!;
     if ((iova | pa | size) & (smallest - 1n)) throw new Error(`mock map misaligned: ${iova} ${pa} ${size}`);
-    let done = 0n;
-    while (done < size) {
-      const at = iova + done;
-      const pgsize = this.#sizes.find(
-        (s) => (at & (s - 1n)) === 0n && ((pa + done) & (s - 1n)) === 0n && size - done >= s,
-      )!;
-      const table = this.#tables.get(pgsize)!;
-      const frame = at / pgsize;
-      if (this.#lookupPte(at)) throw new Error(`mock map over a live IOPTE at 0x${at.toString(16)}`);
-      table.set(frame, { pa: pa + done, prot, dirty: false });
-      done += pgsize;
+    const placed: Array<[Map<bigint, Pte>, bigint]> = [];
+    try {
+      let done = 0n;
+      while (done < size) {
+        const at = iova + done;
+        const pgsize = this.#sizes.find(
+          (s) => (at & (s - 1n)) === 0n && ((pa + done) & (s - 1n)) === 0n && size - done >= s,
+        )!;
+        this.driver.failNth.point('table', 'mock.xa_store');
+        const table = this.#tables.get(pgsize)!;
+        const frame = at / pgsize;
+        if (this.#lookupPte(at)) throw new Error(`mock map over a live IOPTE at 0x${at.toString(16)}`);
+        table.set(frame, { pa: pa + done, prot, dirty: false });
+        placed.push([table, frame]);
+        done += pgsize;
+      }
+    } catch (err) {
+      // mock_domain_map_pages: a failed store unmaps what this call stored.
+      for (const [table, frame] of placed) table.delete(frame);
+      throw err;
     }
   }
 

@@ -85,6 +85,7 @@ export class MockViommu implements ViommuDriverObject {
   ) {
     if (!data) return;
     const cfg = copyStructFromUser(data, IOMMU_VIOMMU_TYPE_SELFTEST, iommu_viommu_selftest, 'out_data');
+    phys.failNth.point('table', 'mock.viommu_page');
     const pfn = phys.allocContiguous(2, 1);
     const pa = pfn * PAGE_SIZE_N;
     let offset: bigint;

@@ -28,7 +28,7 @@ export async function testMockDomain(ucmd: TestCmdUcmd, withFlags: boolean): Pro
     fail('EINVAL', `dev_flags 0x${flags.toString(16)}`);
   const bus = ctx.env.host.mockBus;
   if (!bus) fail('ENOTTY', 'no mock bus');
-  const sobj = ctx.objects.alloc(new SelftestDevice(bus.createDevice(flags), bus));
+  const sobj = ctx.objects.create(() => new SelftestDevice(bus.createDevice(flags), bus));
   ucmd.newObj = sobj;
   const idev = iommufdDeviceBind(ctx, sobj.kdev, { selftestMock: true });
   sobj.idev = idev;
