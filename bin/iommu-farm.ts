@@ -266,5 +266,6 @@ async function props(argv: string[]): Promise<void> {
 
 const [command, ...rest] = process.argv.slice(2);
 if (command === 'props') await props(rest);
+else if (command === 'fuzz') await (await import('./fuzz-command.ts')).fuzzCommand(rest);
 else if (command === undefined || command === '--help' || command === '-h') console.log(USAGE);
 else fail(`unknown command ${command}`);
