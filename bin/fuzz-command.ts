@@ -10,7 +10,14 @@
 import { parseArgs } from 'node:util';
 import { FAULT_NAMES, type FaultName } from '../actors/runtime/faults.ts';
 import { availableVendors, VENDORS, type VendorName } from '../index.ts';
-import { apiOf, type FuzzReport, runCampaign, writeFuzzRepro } from '../props/index.ts';
+import {
+  apiOf,
+  type FuzzOptions,
+  type FuzzReport,
+  runCampaign,
+  runWatched,
+  writeFuzzRepro,
+} from '../props/index.ts';
 
 export const FUZZ_USAGE = `usage: iommu-farm fuzz [options]
   --vendor <v>        vendor (repeatable; default every available one: ${availableVendors().join(', ')})
@@ -22,6 +29,8 @@ export const FUZZ_USAGE = `usage: iommu-farm fuzz [options]
   --max-findings <n>  stop after this many distinct findings per vendor (default 5)
   --shrink-time <s>   seconds to shrink each finding (default 60)
   --no-missing        do not report DMAs that fault at a mapped IOVA
+  --watchdog <s>      run in a worker thread; a call blocking it this many seconds is a hang
+                      (typed calls then also try size 2^32-1)
   --out <dir>         where reproductions go (default .repro)`;
 
 function usage(message: string): never {
@@ -42,6 +51,7 @@ export async function fuzzCommand(argv: string[]): Promise<void> {
       'max-findings': { type: 'string' },
       'shrink-time': { type: 'string' },
       'no-missing': { type: 'boolean' },
+      watchdog: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -64,7 +74,9 @@ export async function fuzzCommand(argv: string[]): Promise<void> {
   const out = values.out ?? '.repro';
   let found = 0;
   for (const vendor of vendors) {
-    const report = await runCampaign({
+    const watchdog = num(values.watchdog, 'watchdog', 0);
+    const run = watchdog > 0 ? (o: FuzzOptions) => runWatched(o, watchdog * 1000) : runCampaign;
+    const report = await run({
       vendor,
       calls: num(values.calls, 'calls', 2000),
       seed,

@@ -43,6 +43,7 @@ export { apiOf, renderFuzzRepro, writeFuzzRepro } from './fuzz/repro.ts';
 export { RIG_DEVICES, RIG_PROCESSES, Rig } from './fuzz/rig.ts';
 export { replayCalls, Session as FuzzSession, type SessionOptions } from './fuzz/session.ts';
 export { type Shrunk, shrinkCalls } from './fuzz/shrink.ts';
+export { runWatched } from './fuzz/watchdog.ts';
 // Invariants and broken twins
 export * from './invariants/index.ts';
 // Model

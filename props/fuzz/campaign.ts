@@ -27,6 +27,8 @@ export interface FuzzOptions extends GrammarOptions {
   readonly shrink?: boolean;
   readonly shrinkTimeLimitMs?: number;
   readonly missing?: boolean;
+  /** The first epoch's number (a watchdog resumes past an epoch that hung). @defaultValue 0 */
+  readonly firstEpoch?: number;
   /** Told before each call runs (a watchdog records the call in flight). */
   readonly onCall?: (c: FuzzCall, index: number, epoch: number) => void;
 }
@@ -67,15 +69,13 @@ export async function runCampaign(opts: FuzzOptions): Promise<FuzzReport> {
   const epochCalls = opts.epochCalls ?? 100;
   let done = 0;
   let shrinkMs = 0;
-  for (let epoch = 0; done < opts.calls && findings.length < (opts.maxFindings ?? 5); epoch++) {
+  for (
+    let epoch = opts.firstEpoch ?? 0;
+    done < opts.calls && findings.length < (opts.maxFindings ?? 5);
+    epoch++
+  ) {
     const dice = new Dice((opts.seed * 7919 + epoch) >>> 0);
-    const session: SessionOptions = {
-      vendor: opts.vendor,
-      farmSeed: ((opts.farmSeed ?? 1) + epoch) >>> 0,
-      sweepSeed: (opts.seed ^ (epoch * 2654435761)) >>> 0,
-      faults: opts.faults ?? [],
-      ...(opts.missing === undefined ? {} : { missing: opts.missing }),
-    };
+    const session = epochSession(opts, epoch);
     const s = new Session(session);
     const res = new Resources(s.rig, dice);
     const opening = seedProgram(dice, s.rig);
@@ -124,6 +124,17 @@ export async function runCampaign(opts: FuzzOptions): Promise<FuzzReport> {
     shrinkMs,
     stats,
     findings,
+  };
+}
+
+/** The session of one epoch: its farm and sweep seeds follow from the campaign's. */
+export function epochSession(opts: FuzzOptions, epoch: number): SessionOptions {
+  return {
+    vendor: opts.vendor,
+    farmSeed: ((opts.farmSeed ?? 1) + epoch) >>> 0,
+    sweepSeed: (opts.seed ^ (epoch * 2654435761)) >>> 0,
+    faults: opts.faults ?? [],
+    ...(opts.missing === undefined ? {} : { missing: opts.missing }),
   };
 }
 

@@ -51,7 +51,11 @@ export async function renderFuzzRepro(
   const rel = relative(dir, join(ROOT, 'props/index.ts')).replaceAll('\\', '/');
   const s = new Session(session);
   const body: string[] = [];
-  for (const c of calls) {
+  // A hang blocks the thread: its script is written without running it.
+  if (finding.kind === 'hang') {
+    for (const c of calls) body.push(`// ${apiOf(c)}`, `await s.step(${lit(c)});`);
+  }
+  for (const c of finding.kind === 'hang' ? [] : calls) {
     const before = s.calls.length;
     const out = await s.step(c);
     if (s.calls.length === before) continue;
