@@ -30,7 +30,7 @@ function openingOf(dice: Dice, p: number): Intent[] {
   const first = dice.int(BUFFER_BYTES / 4096 - pages + 1);
   const pasid = dev.pasidBits > 0 && dice.chance(0.3) ? 1 + dice.int(7) : undefined;
   const fdOf = (res: Resources) => res.iommufd(p)?.fd;
-  const lastIoas = (rig: Rig, res: Resources) => {
+  const lastIoas = (res: Resources) => {
     const fd = res.iommufd(p);
     const ids = fd ? res.live(fd.ctx, ['IOAS']) : [];
     return ids.at(-1) ?? 1;
@@ -60,17 +60,17 @@ function openingOf(dice: Dice, p: number): Intent[] {
             p,
             fd,
             name: 'VFIO_DEVICE_ATTACH_IOMMUFD_PT',
-            fields: { flags: pasid === undefined ? 0 : 1, pt_id: lastIoas(rig, res), pasid: pasid ?? 0 },
+            fields: { flags: pasid === undefined ? 0 : 1, pt_id: lastIoas(res), pasid: pasid ?? 0 },
           };
     },
-    (rig, res) => ({
+    (_rig, res) => ({
       k: 'ioctl',
       p,
       fd: fdOf(res) ?? 3,
       name: 'IOMMU_IOAS_MAP',
       fields: {
         flags: 6,
-        ioas_id: lastIoas(rig, res),
+        ioas_id: lastIoas(res),
         user_va: BUFFER_VA + BigInt(first) * 4096n,
         length: BigInt(pages) * 4096n,
       },
