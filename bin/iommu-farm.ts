@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
 /**
- * The iommu-farm CLI. `iommu-farm props` runs the property suites across the vendor matrix:
+ * The iommu-farm CLI. `iommu-farm fuzz` runs a fuzzing campaign (bin/fuzz-command.ts);
+ * `iommu-farm props` runs the property suites across the vendor matrix:
  *
  *   iommu-farm props [--vendor v]... [--property p]... [--runs n] [--seed s] [--twins]
  *                    [--max-commands n] [--fixture f] [--out dir] [--replay path]
