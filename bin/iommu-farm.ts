@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
 /**
- * The iommu-farm CLI. `iommu-farm props` runs the property suites across the vendor matrix:
+ * The iommu-farm CLI. `iommu-farm fuzz` runs a fuzzing campaign (bin/fuzz-command.ts);
+ * `iommu-farm props` runs the property suites across the vendor matrix:
  *
  *   iommu-farm props [--vendor v]... [--property p]... [--runs n] [--seed s] [--twins]
  *                    [--max-commands n] [--fixture f] [--out dir] [--replay path]
@@ -299,5 +300,6 @@ if (command === 'props') await props(rest);
 else if (command === 'chart') await (await import('./chart-command.ts')).chartCommand(rest);
 else if (command === 'run') await (await import('./run-command.ts')).runCommand(rest);
 else if (command === 'replay') await (await import('./replay-command.ts')).replayCommand(rest);
+else if (command === 'fuzz') await (await import('./fuzz-command.ts')).fuzzCommand(rest);
 else if (command === undefined || command === '--help' || command === '-h') console.log(USAGE);
 else fail(`unknown command ${command}`);

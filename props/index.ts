@@ -37,6 +37,15 @@ export { type VendorConstraints, vendorArb } from './arbitraries/vendor.ts';
 // Commands
 export * from './commands/index.ts';
 export { brokenTwins, faultApplies, INVARIANT_FAULTS } from './faults.ts';
+// The fuzzer (syzkaller-style grammar over every ioctl, DMA oracle after every call)
+export { callsFromJson, callsToJson, type FuzzCall } from './fuzz/call.ts';
+export { type FuzzFinding, type FuzzOptions, type FuzzReport, runCampaign } from './fuzz/campaign.ts';
+export { describeFinding, type Finding, type FindingKind, knownFinding, signature } from './fuzz/finding.ts';
+export { apiOf, renderFuzzRepro, writeFuzzRepro } from './fuzz/repro.ts';
+export { RIG_DEVICES, RIG_PROCESSES, Rig } from './fuzz/rig.ts';
+export { replayCalls, Session as FuzzSession, type SessionOptions } from './fuzz/session.ts';
+export { type Shrunk, shrinkCalls } from './fuzz/shrink.ts';
+export { runWatched } from './fuzz/watchdog.ts';
 // Invariants and broken twins
 export * from './invariants/index.ts';
 // Model
