@@ -7,7 +7,7 @@ export function badInput(message: string): never {
 }
 
 /** `parseArgs`, with an unknown or malformed option reported as bad input. */
-export function parseCommandLine<T extends ParseArgsConfig>(config: T) {
+export function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {
     return parseArgs(config);
   } catch (err) {

@@ -1,6 +1,7 @@
 import type { VendorName } from '../../../vendors/driver.ts';
 import { createFarm, type Farm } from '../../farm.ts';
 import { IommufdError } from '../../iommufd/errno.ts';
+import { FarmOptionError } from '../../runtime/farm-errors.ts';
 import { topologyData } from './data.ts';
 import { parseTopologyDocument } from './parse.ts';
 import type { Issue } from './references.ts';
@@ -17,7 +18,7 @@ export interface LoadTopologyOptions {
   readonly onCreate?: (farm: Farm) => void;
 }
 
-/** Thrown by `buildFarm` when the simulator refuses a part (EINVAL options, ENODEV vendor). */
+/** Thrown by `buildFarm` when the simulator refuses a part (bad options, ENODEV vendor). */
 class BuildRefused extends Error {
   constructor(readonly issue: Issue) {
     super(issue.message);
@@ -28,7 +29,8 @@ function attempt<T>(path: readonly PropertyKey[], make: () => T): T {
   try {
     return make();
   } catch (err) {
-    if (err instanceof IommufdError) throw new BuildRefused({ path, message: err.message });
+    if (err instanceof IommufdError || err instanceof FarmOptionError)
+      throw new BuildRefused({ path, message: err.message });
     throw err;
   }
 }

@@ -164,7 +164,9 @@ describe('malformed topologies: file:line:col and what was expected', () => {
   test('options the simulator refuses are reported at the IOMMU', () => {
     const text =
       'hosts:\n  - name: h0\n    iommus:\n      - { name: a, vendor: amd-vi, options: { hostLevels: 9 } }\n';
-    expect(() => loadTopology(text, { file: 'x.yaml' })).toThrow(/^x\.yaml:4:9: hosts\.0\.iommus\.0: EINVAL/);
+    expect(() => loadTopology(text, { file: 'x.yaml' })).toThrow(
+      /^x\.yaml:4:9: hosts\.0\.iommus\.0: .*'hostLevels'/,
+    );
   });
 });
 
