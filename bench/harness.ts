@@ -25,6 +25,11 @@ export interface BenchCase {
 export interface BenchSuite {
   readonly name: string;
   readonly title: string;
+  /**
+   * False for suites whose baseline is too small to give a ratio steady across processes
+   * (a few ns): they are printed but kept out of the committed baseline and its check.
+   */
+  readonly gated?: boolean;
   /** Builds the farms and returns the baseline and the cases; `quick` may shrink sizes. */
   prepare(opts: { quick: boolean }): Promise<{ baseline: BenchCase; cases: BenchCase[] }>;
   /** Extra lines under the table (e.g. growth ratios), from the measured rows. */
@@ -41,6 +46,8 @@ export interface BenchRow {
   /** Relative margin of error of the latency mean, in percent. */
   readonly rme: number;
   readonly baseline: boolean;
+  /** Whether the ratio check looks at this row (see `BenchSuite.gated`). */
+  readonly gated: boolean;
   readonly note?: string;
 }
 
@@ -53,8 +60,8 @@ export async function runSuite(suite: BenchSuite, opts: RunOptions): Promise<Ben
   const { baseline, cases } = await suite.prepare(opts);
   const bench = new Bench({
     name: suite.name,
-    time: opts.quick ? 250 : 1500,
-    warmupTime: opts.quick ? 100 : 300,
+    time: opts.quick ? 400 : 1500,
+    warmupTime: opts.quick ? 150 : 300,
     throws: true,
   });
   // The calls each case made, warm-up included, for cases whose ops per call are learnt.
@@ -90,6 +97,7 @@ export async function runSuite(suite: BenchSuite, opts: RunOptions): Promise<Ben
       ratio: nsPerOp / base,
       rme,
       baseline: i === 0,
+      gated: suite.gated ?? true,
       ...(c.note ? { note: c.note() } : {}),
     };
     return row;
@@ -115,4 +123,13 @@ export function printRows(title: string, rows: readonly BenchRow[], extra: reado
 /** A row's stable key in baseline files. */
 export function rowKey(row: Pick<BenchRow, 'suite' | 'case'>): string {
   return `${row.suite}/${row.case}`;
+}
+
+/** Row by row, the run whose ratio is the median of several runs of one suite. */
+export function medianRows(runs: readonly (readonly BenchRow[])[]): BenchRow[] {
+  const first = runs[0] ?? [];
+  return first.map((_, i) => {
+    const sorted = runs.map((r) => r[i] as BenchRow).sort((a, b) => a.ratio - b.ratio);
+    return sorted[Math.floor(sorted.length / 2)] as BenchRow;
+  });
 }

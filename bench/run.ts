@@ -6,7 +6,8 @@
  *   --json <file>       also write the rows as JSON
  *   --check [file]      compare each ratio with the baseline (default bench/baseline.json) and
  *                       exit 1 when one regressed by more than --tolerance (default 25%)
- *   --update-baseline   write the measured ratios as the new baseline
+ *   --update-baseline   write the measured ratios as the new baseline (the median of --repeat runs)
+ *   --repeat <n>        measure every suite n times (default 1; 3 with --update-baseline)
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -15,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { compareWithBaseline, type RatioBaseline, remeasureRegressed } from './baseline.ts';
 import { cmdq } from './cmdq.bench.ts';
 import { dmaValidate } from './dma-validate.bench.ts';
-import { type BenchRow, type BenchSuite, printRows, rowKey, runSuite } from './harness.ts';
+import { type BenchRow, type BenchSuite, medianRows, printRows, rowKey, runSuite } from './harness.ts';
 import { ioasMap } from './ioas-map.bench.ts';
 import { ioctlNoop } from './ioctl-noop.bench.ts';
 import { translate } from './translate.bench.ts';
@@ -32,6 +33,7 @@ const { values, positionals } = parseArgs({
     baseline: { type: 'string', default: DEFAULT_BASELINE },
     tolerance: { type: 'string', default: '0.25' },
     'update-baseline': { type: 'boolean', default: false },
+    repeat: { type: 'string' },
   },
 });
 const unknown = positionals.filter((p) => !SUITES.some((s) => s.name === p));
@@ -45,11 +47,19 @@ if (!(tolerance > 0)) {
   process.exit(2);
 }
 
+const repeat = Number(values.repeat ?? (values['update-baseline'] ? 3 : 1));
+if (!Number.isSafeInteger(repeat) || repeat < 1) {
+  console.error('bench: --repeat takes a positive integer');
+  process.exit(2);
+}
+
 const opts = { quick: values.quick };
 const chosen = SUITES.filter((s) => positionals.length === 0 || positionals.includes(s.name));
 const rows: BenchRow[] = [];
 for (const suite of chosen) {
-  const measured = await runSuite(suite, opts);
+  const runs: BenchRow[][] = [];
+  for (let i = 0; i < repeat; i++) runs.push(await runSuite(suite, opts));
+  const measured = medianRows(runs);
   printRows(suite.title, measured, suite.summarize?.(measured));
   rows.push(...measured);
 }
@@ -57,7 +67,7 @@ if (values.json) writeFileSync(values.json, `${JSON.stringify(rows, null, 2)}\n`
 
 if (values['update-baseline']) {
   const ratios: Record<string, number> = {};
-  for (const r of rows) if (!r.baseline) ratios[rowKey(r)] = Number(r.ratio.toFixed(3));
+  for (const r of rows) if (!r.baseline && r.gated) ratios[rowKey(r)] = Number(r.ratio.toFixed(3));
   const file: RatioBaseline = { mode: values.quick ? 'quick' : 'full', ratios };
   writeFileSync(values.baseline, `${JSON.stringify(file, null, 2)}\n`);
   console.log(`\nwrote ${Object.keys(ratios).length} ratios to ${values.baseline}`);
@@ -72,7 +82,7 @@ if (values.check) {
   let verdict = compareWithBaseline(rows, baseline, tolerance);
   // Noise passes on a second look; a real regression does not.
   if (verdict.regressed.length > 0) {
-    const again = await remeasureRegressed(verdict, chosen, opts);
+    const again = remeasureRegressed(verdict, opts);
     verdict = compareWithBaseline(again, baseline, tolerance);
   }
   for (const line of verdict.lines) console.log(line);
