@@ -87,6 +87,27 @@ describe('a manual-mode farm nobody steps', () => {
     await expect(fd.ioctl('IOMMU_IOAS_ALLOC', {})).resolves.toMatchObject({ out_ioas_id: 1 });
   });
 
+  test('an awaited typed ioctl that needs the hardware (an unmap waiting on the VT-d queue) rejects as stalled', async () => {
+    const farm = createFarm({ seed: 3, autoRun: false });
+    const host = farm.addHost({ name: 'h0' });
+    host.addIommu({ name: 'vtd0', vendor: 'intel-vtd' });
+    host.addDevice({ name: 'nic0', iommu: 'vtd0', bdf: '0000:01:00.0' });
+    const proc = host.spawnProcess({ name: 'p' });
+    const fd = proc.openIommufd();
+    const driven = async <T>(call: Promise<T>): Promise<T> => (await Promise.all([call, farm.settle()]))[0];
+    const { out_ioas_id } = await driven(fd.ioctl('IOMMU_IOAS_ALLOC', {}));
+    const vdev = proc.openVfioDevice('nic0');
+    await driven(vdev.ioctl('VFIO_DEVICE_BIND_IOMMUFD', { iommufd: fd.fd }));
+    await driven(vdev.ioctl('VFIO_DEVICE_ATTACH_IOMMUFD_PT', { pt_id: out_ioas_id }));
+    const buf = proc.mmap(4096n);
+    const { iova } = await driven(
+      fd.ioctl('IOMMU_IOAS_MAP', { flags: 3, ioas_id: out_ioas_id, user_va: buf, length: 4096n }),
+    );
+    const err = await outcome(fd.ioctl('IOMMU_IOAS_UNMAP', { ioas_id: out_ioas_id, iova, length: 4096n }));
+    expect(err).toBeInstanceOf(FarmStalledError);
+    expect((err as Error).message).toMatch(/IOMMU_IOAS_UNMAP/);
+  });
+
   test('the same DMA completes when the caller settles, steps, or awaits it together with settle()', async () => {
     const { farm, dev } = farmWithDevice(false);
     const [a] = await Promise.all([dev.dma({ op: 'read', iova: 0x1000n, length: 4 }), farm.settle()]);
