@@ -63,9 +63,10 @@ function runOnce(opts: FuzzOptions & { firstEpoch: number }, hangMs: number): Pr
     let epoch = -1;
     let epochCalls: FuzzCall[] = [];
     let count = 0;
-    let last = Date.now();
+    // Wall time on purpose: a hang is a call that blocks the worker's thread, whatever the farm's clock says.
+    let last = performance.now();
     const timer = setInterval(() => {
-      if (Date.now() - last < hangMs) return;
+      if (performance.now() - last < hangMs) return;
       clearInterval(timer);
       void worker.terminate();
       const c = epochCalls.at(-1);
@@ -78,7 +79,7 @@ function runOnce(opts: FuzzOptions & { firstEpoch: number }, hangMs: number): Pr
     worker.on(
       'message',
       (m: { type: string; index: number; epoch: number; call: string; report: unknown }) => {
-        last = Date.now();
+        last = performance.now();
         if (m.type === 'call') {
           if (m.epoch !== epoch) {
             epoch = m.epoch;
