@@ -237,6 +237,7 @@ export class IoPageTable {
   }
 
   #allocTable(): bigint {
+    this.phys.failNth.point('table', 'vtd.pgtable');
     const pa = this.phys.allocPage() << 12n;
     this.#pages.add(pa);
     return pa;
