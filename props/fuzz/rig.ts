@@ -63,6 +63,8 @@ export class Rig {
 
   constructor(readonly opts: RigOptions) {
     this.farm = createFarm({ seed: opts.farmSeed, autoRun: false });
+    // The fuzzer steps this farm itself (bounded): its awaited calls are never stalled.
+    this.farm.scheduler.hold();
     for (const f of opts.faults ?? []) this.farm.faults[f] = true;
     this.host = this.farm.addHost({ name: 'h0', selftest: true });
     this.host.addIommu({ name: 'iommu0', vendor: opts.vendor });

@@ -59,7 +59,7 @@ interface Once {
 
 function runOnce(opts: FuzzOptions & { firstEpoch: number }, hangMs: number): Promise<Once> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(BOOT, { workerData: opts });
+    const worker = new Worker(workerEntry(), { workerData: opts });
     let epoch = -1;
     let epochCalls: FuzzCall[] = [];
     let count = 0;
@@ -101,14 +101,20 @@ function runOnce(opts: FuzzOptions & { firstEpoch: number }, hangMs: number): Pr
   });
 }
 
-/** The worker's entry: registers tsx (as the CLI runs under it), then loads the campaign module. */
-const BOOT = new URL(
-  `data:text/javascript,${encodeURIComponent(
-    `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))};
+/**
+ * The worker's entry. Compiled (the installed package), the worker module is JavaScript and
+ * loads as it is; from source it registers tsx first, as the CLI runs under it. Resolved only
+ * when a watchdog starts, so importing this module never needs tsx.
+ */
+function workerEntry(): URL {
+  const compiled = import.meta.url.endsWith('.js');
+  const worker = new URL(compiled ? './campaign-worker.js' : './campaign-worker.ts', import.meta.url);
+  if (compiled) return worker;
+  const boot = `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))};
 register();
-await import(${JSON.stringify(new URL('./campaign-worker.ts', import.meta.url).href)});`,
-  )}`,
-);
+await import(${JSON.stringify(worker.href)});`;
+  return new URL(`data:text/javascript,${encodeURIComponent(boot)}`);
+}
 
 function labelOf(c: FuzzCall): string {
   return 'name' in c ? c.name : c.k;

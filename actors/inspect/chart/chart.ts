@@ -17,12 +17,19 @@ export interface ChartOptions<F extends ChartFormat = ChartFormat> {
 /** What `chart` gives for each format: text, or PNG bytes. */
 export type ChartOutput<F extends ChartFormat> = F extends 'png' ? Uint8Array : string;
 
+/**
+ * What `chart` takes: an XState v5 machine (it has a `root` state node) or a running actor
+ * (`getSnapshot`). Structural, so the published declarations need not name XState's types,
+ * which do not typecheck under `exactOptionalPropertyTypes`.
+ */
+export type ChartTarget = { readonly root: object } | { getSnapshot(): unknown };
+
 function isActorRef(x: unknown): x is AnyActorRef {
   return typeof x === 'object' && x !== null && 'getSnapshot' in x && 'send' in x && 'logic' in x;
 }
 
-function machineOf(target: AnyStateMachine | AnyActorRef): { machine: AnyStateMachine; live?: LiveState } {
-  if (!isActorRef(target)) return { machine: target };
+function machineOf(target: ChartTarget): { machine: AnyStateMachine; live?: LiveState } {
+  if (!isActorRef(target)) return { machine: target as AnyStateMachine };
   const logic = (target as { logic?: unknown }).logic as AnyStateMachine | undefined;
   if (!logic || !('root' in logic)) throw new TypeError(`actor ${target.id} does not run a state machine`);
   return { machine: logic, live: liveState(target) };
@@ -35,7 +42,7 @@ function machineOf(target: AnyStateMachine | AnyActorRef): { machine: AnyStateMa
  * XState's own `machine.toJSON()` (plus the live overlay for an actor).
  */
 export async function chart<F extends ChartFormat>(
-  target: AnyStateMachine | AnyActorRef,
+  target: ChartTarget,
   options: ChartOptions<F>,
 ): Promise<ChartOutput<F>> {
   const { machine, live } = machineOf(target);

@@ -11,8 +11,15 @@ import { Farm } from '../../farm.ts';
 export interface MachineType {
   /** `device`, `cmdq`, or `<vendor>.<role>` for a machine a vendor provides (`intel-vtd.qi`). */
   readonly name: string;
-  readonly machine: AnyStateMachine;
+  /** An XState v5 machine (typed structurally: see `ChartTarget`). */
+  readonly machine: ChartMachine;
   readonly vendor?: VendorName;
+}
+
+/** A machine as `chart` and the CLI use it: its id and its root state node. */
+export interface ChartMachine {
+  readonly id: string;
+  readonly root: object;
 }
 
 const BASE: readonly MachineType[] = [

@@ -38,7 +38,7 @@ describe('chart of every machine type', () => {
     expect(names).toContain('amd-vi.cmdq');
   });
 
-  test.each(machineTypes().map((m) => [m.name, m.machine] as const))(
+  test.each(machineTypes().map((m) => [m.name, m.machine as AnyStateMachine] as const))(
     '%s: every state and every event appears in Mermaid and DOT',
     async (_name, machine) => {
       const mermaid = await chart(machine, { format: 'mermaid' });
