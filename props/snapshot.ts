@@ -126,3 +126,22 @@ export function snapshotKernel(ctx: IommufdCtx, probes: readonly bigint[] = []):
   );
   return { groups, owners, areaPins, domainMaps };
 }
+
+/**
+ * What changed beyond what a failed IOAS_UNMAP may leave behind (it may have removed whole areas
+ * and unpinned their pages before failing), or undefined.
+ */
+export function partialUnmapDiff(b: CtxSnapshot, a: CtxSnapshot): string | undefined {
+  for (const [id, s] of Object.entries(a.ioas)) {
+    const was = b.ioas[Number(id)];
+    if (!was) return `IOAS ${id} appeared`;
+    const extra = s.areas.filter((x) => !was.areas.includes(x));
+    if (extra.length > 0) return `IOAS ${id} gained areas ${extra.join(', ')}`;
+    if (JSON.stringify({ ...s, areas: [] }) !== JSON.stringify({ ...was, areas: [] }))
+      return `IOAS ${id} beyond its areas`;
+  }
+  const rest = (s: CtxSnapshot) => JSON.stringify({ ...s, ioas: Object.keys(s.ioas), counters: undefined });
+  if (rest(a) !== rest(b)) return 'objects or attachments';
+  if (BigInt(a.counters.pinned) > BigInt(b.counters.pinned)) return 'pinned pages grew';
+  return undefined;
+}

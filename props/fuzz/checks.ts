@@ -1,5 +1,5 @@
 import { ERRNO, IommufdError } from '../../actors/iommufd/errno.ts';
-import { type CtxSnapshot, snapshotCtx } from '../snapshot.ts';
+import { type CtxSnapshot, partialUnmapDiff, snapshotCtx } from '../snapshot.ts';
 import type { FuzzCall } from './call.ts';
 import type { Outcome } from './exec.ts';
 import type { FindingKind } from './finding.ts';
@@ -44,7 +44,7 @@ export function judgeOutcome(
       if (c.k === 'close') continue;
       return { kind: 'atomicity', message: `failed with ${err.errno} but ctx ${id} is gone` };
     }
-    const diff = partialAllowed(c) ? partialDiff(b, a) : fullDiff(b, a);
+    const diff = partialAllowed(c) ? partialUnmapDiff(b, a) : fullDiff(b, a);
     if (diff)
       return { kind: 'atomicity', message: `failed with ${err.errno} but changed ctx ${id}: ${diff}` };
   }
@@ -57,21 +57,5 @@ function fullDiff(b: CtxSnapshot, a: CtxSnapshot): string | undefined {
     const y = JSON.stringify(a[k]);
     if (x !== y) return `${k}: ${x.slice(0, 200)} → ${y.slice(0, 200)}`;
   }
-  return undefined;
-}
-
-/** A partial unmap may only have removed whole areas and released their pins. */
-function partialDiff(b: CtxSnapshot, a: CtxSnapshot): string | undefined {
-  for (const [id, s] of Object.entries(a.ioas)) {
-    const was = b.ioas[Number(id)];
-    if (!was) return `IOAS ${id} appeared`;
-    const extra = s.areas.filter((x) => !was.areas.includes(x));
-    if (extra.length > 0) return `IOAS ${id} gained areas ${extra.join(', ')}`;
-    if (JSON.stringify({ ...s, areas: [] }) !== JSON.stringify({ ...was, areas: [] }))
-      return `IOAS ${id} beyond its areas`;
-  }
-  const rest = (s: CtxSnapshot) => JSON.stringify({ ...s, ioas: Object.keys(s.ioas), counters: undefined });
-  if (rest(a) !== rest(b)) return 'objects or attachments';
-  if (BigInt(a.counters.pinned) > BigInt(b.counters.pinned)) return 'pinned pages grew';
   return undefined;
 }

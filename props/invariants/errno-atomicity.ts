@@ -1,4 +1,4 @@
-import type { CtxSnapshot } from '../snapshot.ts';
+import { type CtxSnapshot, partialUnmapDiff } from '../snapshot.ts';
 import { lit } from '../world/code.ts';
 import type { CallRecord } from '../world/step.ts';
 import type { Invariant, Violation } from './invariant.ts';
@@ -53,7 +53,7 @@ function changed(c: CallRecord): { ctx: number; what: string } | undefined {
   for (const [key, b] of before) {
     const a = after.get(key);
     if (!a) return { ctx: key, what: `ctx ${key} (gone)` };
-    const diff = c.partialAllowed ? partialDiff(b, a) : fullDiff(b, a);
+    const diff = c.partialAllowed ? partialUnmapDiff(b, a) : fullDiff(b, a);
     if (diff) return { ctx: key, what: `ctx ${key}: ${diff}` };
   }
   return undefined;
@@ -64,21 +64,5 @@ function fullDiff(b: CtxSnapshot, a: CtxSnapshot): string | undefined {
     if (JSON.stringify(b[k]) !== JSON.stringify(a[k]))
       return `${k}: ${JSON.stringify(b[k])} → ${JSON.stringify(a[k])}`;
   }
-  return undefined;
-}
-
-/** IOAS_UNMAP may have removed whole areas (and unpinned their pages) before failing. */
-function partialDiff(b: CtxSnapshot, a: CtxSnapshot): string | undefined {
-  for (const [id, s] of Object.entries(a.ioas)) {
-    const was = b.ioas[Number(id)];
-    if (!was) return `IOAS ${id} appeared`;
-    const extra = s.areas.filter((x) => !was.areas.includes(x));
-    if (extra.length > 0) return `IOAS ${id} gained areas ${extra.join(', ')}`;
-    if (JSON.stringify({ ...s, areas: [] }) !== JSON.stringify({ ...was, areas: [] }))
-      return `IOAS ${id} beyond its areas`;
-  }
-  const rest = (s: CtxSnapshot) => JSON.stringify({ ...s, ioas: Object.keys(s.ioas), counters: undefined });
-  if (rest(a) !== rest(b)) return 'objects or attachments';
-  if (BigInt(a.counters.pinned) > BigInt(b.counters.pinned)) return 'pinned pages grew';
   return undefined;
 }
