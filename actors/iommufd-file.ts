@@ -1,18 +1,18 @@
 import type { Observable } from 'rxjs';
 import type { IommufdCtx } from './iommufd/ctx.ts';
-import { fail, IommufdError } from './iommufd/errno.ts';
+import { fail } from './iommufd/errno.ts';
 import { IOCTLS } from './iommufd/ioctl-table.ts';
 import { iommufdFopsMmap } from './iommufd/viommu-mmap.ts';
 import type { MmapBacking, MmapRequest, OpenFile } from './mem/file-table.ts';
 import type { Process } from './process.ts';
 import type { IoctlInput, IoctlName, IoctlOutput } from './uapi/ioctl-types.ts';
-import { typedIoctl } from './uapi/typed-call.ts';
+import { type TypedIoctlTable, typedFileIoctl } from './uapi/typed-call.ts';
 import { VFIO_COMPAT_IOCTLS, type VfioCompatIoctlName } from './uapi/vfio-ioctls.ts';
 
 /** The typed calls /dev/iommu takes: its own, and the VFIO type1 container calls it emulates. */
 export type IommufdIoctlName = IoctlName | VfioCompatIoctlName;
 
-const TYPED: Readonly<Record<string, { readonly cmd: number; readonly layout: object }>> = {
+const TYPED: TypedIoctlTable = {
   ...IOCTLS,
   ...VFIO_COMPAT_IOCTLS,
 };
@@ -60,15 +60,9 @@ export class Iommufd {
    * resolves to the output fields (`{ iova }`) or rejects with an IommufdError.
    */
   ioctl<N extends IommufdIoctlName>(name: N, fields: IoctlInput<N>): Promise<IoctlOutput<N>> {
-    const entry = Object.hasOwn(TYPED, name) ? TYPED[name] : undefined;
-    if (!entry) return Promise.reject(new IommufdError('ENOTTY', `unknown ioctl ${name}`));
     // Not async: the caller gets the watched promise itself (see Scheduler.watch).
-    const call = typedIoctl(
-      this.process.mm,
-      name,
-      entry.layout as never,
-      fields as Record<string, unknown>,
-      (va) => this.#ioctl(entry.cmd, va),
+    const call = typedFileIoctl(this.process.mm, TYPED, name, fields as Record<string, unknown>, (cmd, va) =>
+      this.#ioctl(cmd, va),
     );
     return this.process.host.farm.scheduler.watch(name, call) as Promise<IoctlOutput<N>>;
   }

@@ -64,3 +64,22 @@ export async function typedIoctl(
     scratch.release();
   }
 }
+
+/** The typed ioctls one kind of file takes: name → ioctl number and argument struct. */
+export type TypedIoctlTable = Readonly<Record<string, { readonly cmd: number; readonly layout: object }>>;
+
+/**
+ * A typed call by name on a file whose table lists it (ENOTTY when it does not, as for an ioctl
+ * number the file does not know), made through the file's raw `ioctl(cmd, va)`.
+ */
+export function typedFileIoctl(
+  mm: AddressSpace,
+  table: TypedIoctlTable,
+  name: string,
+  fields: Record<string, unknown>,
+  raw: (cmd: number, va: bigint) => Promise<number>,
+): Promise<Outputs> {
+  const entry = Object.hasOwn(table, name) ? table[name] : undefined;
+  if (!entry) return Promise.reject(new IommufdError('ENOTTY', `unknown ioctl ${name}`));
+  return typedIoctl(mm, name, entry.layout as StructLayout<object>, fields, (va) => raw(entry.cmd, va));
+}

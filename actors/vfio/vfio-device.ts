@@ -6,7 +6,7 @@ import {
   iommufdDeviceReplace,
   isAttached,
 } from '../iommufd/device-attach.ts';
-import { fail, IommufdError } from '../iommufd/errno.ts';
+import { fail } from '../iommufd/errno.ts';
 import {
   vfio_device_attach_iommufd_pt,
   vfio_device_bind_iommufd,
@@ -24,7 +24,7 @@ import { IommufdFile } from '../iommufd-file.ts';
 import type { OpenFile } from '../mem/file-table.ts';
 import type { Process } from '../process.ts';
 import type { IoctlInput, IoctlOutput } from '../uapi/ioctl-types.ts';
-import { typedIoctl } from '../uapi/typed-call.ts';
+import { typedFileIoctl } from '../uapi/typed-call.ts';
 import { VFIO_DEVICE_IOCTLS, type VfioDeviceIoctlName } from '../uapi/vfio-ioctls.ts';
 
 /** The typed calls of a VFIO device cdev. */
@@ -163,14 +163,12 @@ export class VfioDevice {
 
   /** `vdev.ioctl('VFIO_DEVICE_BIND_IOMMUFD', { iommufd: fd })` → `{ out_devid }`. */
   ioctl<N extends VfioIoctlName>(name: N, fields: IoctlInput<N>): Promise<IoctlOutput<N>> {
-    const entry = Object.hasOwn(VFIO_DEVICE_IOCTLS, name) ? VFIO_DEVICE_IOCTLS[name] : undefined;
-    if (!entry) return Promise.reject(new IommufdError('ENOTTY', `unknown VFIO ioctl ${name}`));
-    const call = typedIoctl(
+    const call = typedFileIoctl(
       this.process.mm,
+      VFIO_DEVICE_IOCTLS,
       name,
-      entry.layout as never,
       fields as Record<string, unknown>,
-      (va) => this.#ioctl(entry.cmd, va),
+      (cmd, va) => this.#ioctl(cmd, va),
     );
     return this.process.host.farm.scheduler.watch(name, call) as Promise<IoctlOutput<N>>;
   }
